@@ -1,0 +1,38 @@
+/**
+ * The session envelope shared with aiohttp-session: `{"created": <int>, "session": {...}}`,
+ * and `{}` for an empty session. These rules decide what a stored envelope yields.
+ */
+
+export interface SessionEnvelope {
+  created?: number
+  session?: Record<string, unknown>
+}
+
+export interface LoadedEnvelope {
+  data: Record<string, unknown>
+  created: number
+}
+
+/** Why an envelope gave no session; `expired` and `empty` are routine, the rest are not. */
+export type EnvelopeRejection = 'empty' | 'expired' | 'not an object' | 'created is not an integer' | 'session is not an object'
+
+export function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Validates a decoded envelope and applies expiry (`now - created > maxAge`, with the
+ * storage's maxAge, as aiohttp does). An envelope without `created` loads with
+ * `created = now`, as in aiohttp. Returns the data or the reason there is none.
+ */
+export function readEnvelope (envelope: unknown, maxAge: number | undefined, now: number): LoadedEnvelope | EnvelopeRejection {
+  if (!isPlainObject(envelope)) return 'not an object'
+  if (Object.keys(envelope).length === 0) return 'empty'
+  const created = Object.hasOwn(envelope, 'created') ? envelope['created'] : undefined
+  const session = Object.hasOwn(envelope, 'session') ? envelope['session'] : undefined
+  if (created !== undefined && !Number.isSafeInteger(created)) return 'created is not an integer'
+  if (!isPlainObject(session)) return 'session is not an object'
+  const createdAt = (created as number | undefined) ?? now
+  if (maxAge !== undefined && now - createdAt > maxAge) return 'expired'
+  return { data: session, created: createdAt }
+}

@@ -1,0 +1,221 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { InvalidSessionError, SessionConfigError, SessionNotAvailableError, describeType } from './errors.js'
+import { isSession } from './session.js'
+import type { Session } from './session.js'
+import { isStorage } from './storage.js'
+import type { AbstractStorage } from './storage.js'
+import { kChanged, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The request's session. Available in every handler and in hooks after
+     * `onRequest`; throws on routes with `config: { session: false }`.
+     */
+    readonly session: Session
+    /**
+     * Replaces `request.session` with a new, empty session with a new identity (use it
+     * on login, against session fixation). The old server-side record is deleted when
+     * the response is saved.
+     */
+    newSession (): Session
+  }
+  interface FastifyContextConfig {
+    /** `false` opts the route out: no cookie parsing, no storage I/O, no Set-Cookie. */
+    session?: boolean
+  }
+}
+
+/** On a request: loads the session (even before onRequest), for `getSession()`. */
+const kLoadSession: unique symbol = Symbol.for('fastify-sessions.request.load')
+
+/** The request as the plugin sees it, with its internal slot. */
+interface SessionRequest extends FastifyRequest {
+  [kSession]: Session | null
+  [kLoadSession]: () => Promise<Session>
+}
+
+type Done = (error?: Error | null, payload?: unknown) => void
+
+function internal (request: FastifyRequest): SessionRequest {
+  return request as SessionRequest
+}
+
+function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as Partial<PromiseLike<T>> | undefined)?.then === 'function'
+}
+
+function isOptedOut (request: FastifyRequest): boolean {
+  return request.routeOptions.config.session === false
+}
+
+/** True when an error carries its own HTTP status (like aiohttp's HTTPException). */
+function hasHttpStatus (error: FastifyError & { status?: unknown }): boolean {
+  const status = error.statusCode ?? error.status
+  return typeof status === 'number' && status >= 400 && status <= 599
+}
+
+function routeName (request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? request.url}`
+}
+
+function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, done: HookHandlerDoneFunction): void {
+  if (!isStorage(storage)) {
+    throw new SessionConfigError('register(sessionPlugin, storage) expects the storage itself as the options ' +
+      `(an AbstractStorage instance, e.g. new EncryptedCookieStorage(key)); got ${describeType(storage)}`)
+  }
+  if (fastify.hasRequestDecorator('session')) {
+    throw new SessionConfigError('the plugin is already registered here; register it once, with one storage')
+  }
+  // Cookie storages load synchronously and without I/O: they wait for the first use
+  // of request.session, so requests that never touch it pay nothing.
+  const lazy = (storage as Partial<Record<typeof kLoadsSynchronously, boolean>>)[kLoadsSynchronously] === true
+
+  function attach (request: FastifyRequest, session: unknown, from: string): Session {
+    if (!isSession(session)) {
+      throw new InvalidSessionError(`${storage.constructor.name}.${from}() must return a Session; it returned ${describeType(session)}`)
+    }
+    internal(request)[kSession] = session
+    return session
+  }
+
+  function checkAvailable (request: FastifyRequest): void {
+    if (isOptedOut(request)) {
+      throw new SessionNotAvailableError(`request.session is not available on ${routeName(request)}: the route opted out with config: { session: false }`)
+    }
+  }
+
+  /** request.session before the session is in the slot: load it lazily, or explain. */
+  function materialize (request: FastifyRequest): Session {
+    checkAvailable(request)
+    if (!lazy) {
+      throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
+        'in its onRequest hook, after hooks added before it. In such a hook use `await getSession(request)` instead.')
+    }
+    return attach(request, storage.loadSession(request), 'loadSession')
+  }
+
+  async function loadSession (this: FastifyRequest): Promise<Session> {
+    const current = internal(this)[kSession]
+    if (current !== null) return current
+    checkAvailable(this)
+    return attach(this, await storage.loadSession(this), 'loadSession')
+  }
+
+  function newSession (this: FastifyRequest): Session {
+    // A cookie session has no server-side record to retire, so it need not be decrypted here.
+    const previous = internal(this)[kSession] ?? (lazy ? checkAvailable(this) : materialize(this))
+    const session = attach(this, storage.newSession(), 'newSession')
+    if (previous !== undefined) {
+      session[kStaleIdentities].push(...previous[kStaleIdentities])
+      if (previous.identity !== null) session[kStaleIdentities].push(previous.identity)
+    }
+    session[kChanged] = true
+    return session
+  }
+
+  function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    if (internal(request)[kSession] !== null || isOptedOut(request)) {
+      next()
+      return
+    }
+    let loaded: Session | Promise<Session>
+    try {
+      loaded = storage.loadSession(request)
+      if (!isThenable(loaded)) {
+        attach(request, loaded, 'loadSession')
+        next()
+        return
+      }
+    } catch (error) {
+      next(error as Error)
+      return
+    }
+    loaded.then((session) => {
+      // A second call to next() would start the request twice; report attach errors once.
+      let failure: Error | undefined
+      try {
+        attach(request, session, 'loadSession')
+      } catch (error) {
+        failure = error as Error
+      }
+      next(failure)
+    }, next)
+  }
+
+  function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: Done): void {
+    const session = internal(request)[kSession]
+    if (session === null || !session[kChanged]) {
+      next(null, payload)
+      return
+    }
+    // Cleared first: if saving fails, the error reply passes through here again.
+    session[kChanged] = false
+    let saved: void | Promise<void>
+    try {
+      saved = storage.saveSession(request, reply, session)
+    } catch (error) {
+      next(error as Error)
+      return
+    }
+    if (isThenable(saved)) saved.then(() => next(null, payload), next)
+    else next(null, payload)
+  }
+
+  /**
+   * An error without an HTTP status of its own (an unexpected exception, which Fastify
+   * turns into a 500) discards the request's session changes, as aiohttp-session does;
+   * an error with one (a redirect, a 4xx from httpErrors) is a normal reply and saves.
+   */
+  function discardOnError (request: FastifyRequest, reply: FastifyReply, error: FastifyError, next: () => void): void {
+    const session = internal(request)[kSession]
+    if (session !== null && !hasHttpStatus(error)) session[kChanged] = false
+    next()
+  }
+
+  function checkRouteConfig (route: RouteOptions): void {
+    const value = (route.config as { session?: unknown } | undefined)?.session
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new SessionConfigError(`config.session on ${String(route.method)} ${route.url} must be a boolean; got ${describeType(value)}`)
+    }
+  }
+
+  fastify.decorateRequest(kSession, null)
+  fastify.decorateRequest('session', {
+    getter (this: FastifyRequest): Session {
+      return internal(this)[kSession] ?? materialize(this)
+    }
+  })
+  fastify.decorateRequest('newSession', newSession)
+  fastify.decorateRequest(kLoadSession, loadSession)
+  if (!lazy) fastify.addHook('onRequest', loadOnRequest)
+  fastify.addHook('onSend', saveOnSend)
+  fastify.addHook('onError', discardOnError)
+  fastify.addHook('onRoute', checkRouteConfig)
+  done()
+}
+
+/**
+ * The plugin. Register it with a storage as its options:
+ * `await app.register(sessionPlugin, new EncryptedCookieStorage(key))`.
+ */
+export const sessionPlugin = fp(fastifySessions, { fastify: '5.x', name: 'fastify-sessions' })
+
+function pluginOf (request: FastifyRequest): SessionRequest {
+  const sessionRequest = internal(request)
+  if (typeof sessionRequest[kLoadSession] !== 'function') {
+    throw new SessionNotAvailableError('the plugin is not registered in the context of this route')
+  }
+  return sessionRequest
+}
+
+/** The request's session, loading it if needed (aiohttp `get_session`). */
+export async function getSession (request: FastifyRequest): Promise<Session> {
+  return pluginOf(request)[kLoadSession]()
+}
+
+/** A new session for the request, replacing the current one (aiohttp `new_session`). */
+export async function newSession (request: FastifyRequest): Promise<Session> {
+  return pluginOf(request).newSession()
+}

@@ -1,0 +1,242 @@
+import { nowSeconds } from './clock.js'
+import { SessionIdentityError, describeType } from './errors.js'
+import { normalizeMaxAge } from './max-age.js'
+import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
+
+/**
+ * The shape of session data. Augment it to type your keys:
+ *
+ * ```ts
+ * declare module 'fastify-sessions' {
+ *   interface SessionData { user: string; visits: number }
+ * }
+ * ```
+ * after which `request.session.get('visits')` is `number | undefined`.
+ */
+export interface SessionData {
+  [key: string]: unknown
+}
+
+/** A key of the session data. */
+export type SessionKey = keyof SessionData & string
+
+export interface SessionInit {
+  /** The storage key (Redis/Memcached id), or null. */
+  identity?: string | null | undefined
+  /** The initial data, as a plain object or as `[key, value]` entries. */
+  data?: Readonly<Record<string, unknown>> | Iterable<readonly [string, unknown]> | null | undefined
+  /** True when no stored session was loaded. Defaults to true. */
+  isNew?: boolean | undefined
+  /** Unix seconds; defaults to now. */
+  created?: number | undefined
+  /** Seconds, or undefined for a browser-session cookie. */
+  maxAge?: number | undefined
+}
+
+/**
+ * A session: a Map-like store of JSON-serialisable values plus the metadata of
+ * aiohttp-session's `Session`. Storages build it; applications use `request.session`.
+ *
+ * Data lives in a `Map`, so keys such as `__proto__` or `constructor` in a cookie are
+ * ordinary keys and cannot reach any prototype.
+ */
+export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> {
+  #data: Map<string, unknown>
+  #identity: string | null
+  #isNew: boolean
+  #created: number
+  #maxAge: number | undefined
+  #changed = false
+  #staleIdentities: string[] = []
+
+  constructor (init: SessionInit = {}) {
+    this.#data = toMap(init.data)
+    this.#identity = init.identity ?? null
+    this.#isNew = init.isNew ?? true
+    this.#created = init.created ?? nowSeconds()
+    this.#maxAge = normalizeMaxAge(init.maxAge, 'maxAge')
+  }
+
+  /** True when no stored session was loaded (aiohttp `new`). */
+  /** True when the session must be saved at the end of the request. Internal. */
+  get [kChanged] (): boolean {
+    return this.#changed
+  }
+
+  set [kChanged] (value: boolean) {
+    this.#changed = value
+  }
+
+  /** Identities given up by `invalidate()`/`regenerate()`/`newSession()`, to delete on save. Internal. */
+  get [kStaleIdentities] (): string[] {
+    return this.#staleIdentities
+  }
+
+  get [kSessionBrand] (): true {
+    return true
+  }
+
+  get isNew (): boolean {
+    return this.#isNew
+  }
+
+  /** The storage key (Redis/Memcached id) or null; always null for cookie storages. */
+  get identity (): string | null {
+    return this.#identity
+  }
+
+  /** Unix seconds: creation or load time, refreshed by every `set`/`delete` (as in aiohttp). */
+  get created (): number {
+    return this.#created
+  }
+
+  /** True when the session holds no keys. */
+  get empty (): boolean {
+    return this.#data.size === 0
+  }
+
+  get size (): number {
+    return this.#data.size
+  }
+
+  /** Lifetime in seconds for this response's cookie and record; defaults to the storage's. */
+  get maxAge (): number | undefined {
+    return this.#maxAge
+  }
+
+  set maxAge (value: number | undefined) {
+    this.#maxAge = normalizeMaxAge(value, 'session.maxAge')
+  }
+
+  get<K extends SessionKey> (key: K): SessionData[K] | undefined {
+    return this.#data.get(key) as SessionData[K] | undefined
+  }
+
+  /** Stores a value; `undefined` removes the key (as it would vanish from JSON anyway). */
+  set<K extends SessionKey> (key: K, value: SessionData[K]): this {
+    if (value === undefined) {
+      this.delete(key)
+      return this
+    }
+    this.#data.set(key, value)
+    this.#touch()
+    return this
+  }
+
+  has (key: SessionKey): boolean {
+    return this.#data.has(key)
+  }
+
+  /** Removes a key; returns whether it was there. Only a removal marks the session changed. */
+  delete (key: SessionKey): boolean {
+    const existed = this.#data.delete(key)
+    if (existed) this.#touch()
+    return existed
+  }
+
+  /** Removes every key. Clearing an empty session changes nothing. */
+  clear (): void {
+    if (this.#data.size === 0) return
+    this.#data.clear()
+    this.#touch()
+  }
+
+  keys (): IterableIterator<SessionKey> {
+    return this.#data.keys()
+  }
+
+  values (): IterableIterator<SessionData[SessionKey]> {
+    return this.#data.values()
+  }
+
+  entries (): IterableIterator<[SessionKey, SessionData[SessionKey]]> {
+    return this.#data.entries()
+  }
+
+  [Symbol.iterator] (): IterableIterator<[SessionKey, SessionData[SessionKey]]> {
+    return this.#data.entries()
+  }
+
+  /** The data as a plain (null-prototype) object. */
+  toJSON (): Partial<SessionData> {
+    const object: Record<string, unknown> = Object.create(null)
+    for (const [key, value] of this.#data) object[key] = value
+    return object
+  }
+
+  /** Marks the session changed; call it after mutating a nested value in place. */
+  changed (): void {
+    this.#changed = true
+  }
+
+  /**
+   * Ends the session: drops all data, clears the cookie and deletes the server-side
+   * record when the response is saved. Data set afterwards goes to a new identity.
+   */
+  invalidate (): void {
+    this.#data.clear()
+    this.#retireIdentity()
+    this.#changed = true
+  }
+
+  /** Chooses the identity of a new session (Redis/Memcached key); throws on a loaded one. */
+  setNewIdentity (identity: string): void {
+    if (!this.#isNew) {
+      throw new SessionIdentityError("setNewIdentity() can't change the identity of a session that was loaded from storage; call request.newSession() first")
+    }
+    if (typeof identity !== 'string' || identity.length === 0) {
+      throw new SessionIdentityError(`setNewIdentity() expects a non-empty string; got ${describeType(identity)}`)
+    }
+    this.#identity = identity
+  }
+
+  /**
+   * Gives the session a new identity, keeping only the listed keys; the old record is
+   * deleted when the response is saved. Use it on login and privilege changes to stop
+   * session fixation (it is what `@fastify/passport` calls).
+   */
+  regenerate (keep: readonly SessionKey[] = []): void {
+    const kept = new Map<string, unknown>()
+    for (const key of keep) {
+      if (this.#data.has(key)) kept.set(key, this.#data.get(key))
+    }
+    this.#data = kept
+    this.#retireIdentity()
+    this.#isNew = true
+    this.#created = nowSeconds()
+    this.#changed = true
+  }
+
+  #touch (): void {
+    this.#changed = true
+    this.#created = nowSeconds()
+  }
+
+  #retireIdentity (): void {
+    if (this.#identity !== null) this.#staleIdentities.push(this.#identity)
+    this.#identity = null
+  }
+
+  /** Shows the metadata and the keys, never the values (which may be secrets). */
+  [Symbol.for('nodejs.util.inspect.custom')] (): string {
+    return `Session [new: ${this.#isNew}, changed: ${this.#changed}, created: ${this.#created}] ` +
+      `{ keys: ${JSON.stringify([...this.#data.keys()])} }`
+  }
+}
+
+function toMap (data: SessionInit['data']): Map<string, unknown> {
+  if (data === undefined || data === null) return new Map()
+  if (isIterable(data)) return new Map(data)
+  const map = new Map<string, unknown>()
+  for (const key of Object.keys(data)) map.set(key, data[key])
+  return map
+}
+
+function isIterable (value: object): value is Iterable<readonly [string, unknown]> {
+  return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function'
+}
+
+/** True for a Session from any copy of this package. */
+export function isSession (value: unknown): value is Session {
+  return typeof value === 'object' && value !== null && (value as Partial<Session>)[kSessionBrand] === true
+}

@@ -1,0 +1,23 @@
+/**
+ * Module-level symbols for state shared between the plugin, the storages and the
+ * Session, out of reach of user keys and of the public API. They are registered
+ * (`Symbol.for`) so that a storage from the ESM build and the plugin from the
+ * CommonJS build of this package (both can load in one process) still understand
+ * each other.
+ */
+
+/** On a Session: true when it must be saved at the end of the request. */
+export const kChanged: unique symbol = Symbol.for('fastify-sessions.changed')
+
+/** On a Session: identities whose server-side records must be deleted when it is saved. */
+export const kStaleIdentities: unique symbol = Symbol.for('fastify-sessions.staleIdentities')
+
+/** On a request: the loaded Session, or null until it is needed. */
+export const kSession: unique symbol = Symbol.for('fastify-sessions.request.session')
+
+/** On a storage: true when `loadSession` is synchronous and may run lazily, on first use. */
+export const kLoadsSynchronously: unique symbol = Symbol.for('fastify-sessions.loadsSynchronously')
+
+/** Brands that identify storages and sessions (where `instanceof` would miss the other build). */
+export const kStorageBrand: unique symbol = Symbol.for('fastify-sessions.brand.storage')
+export const kSessionBrand: unique symbol = Symbol.for('fastify-sessions.brand.session')

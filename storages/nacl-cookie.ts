@@ -1,0 +1,31 @@
+import { CookieStorage, openedText } from '../lib/cookie-storage.js'
+import type { OpenedCookie } from '../lib/cookie-storage.js'
+import { normalizeKeys } from '../lib/keys.js'
+import type { SecretKeys } from '../lib/keys.js'
+import { SecretBox } from '../lib/secretbox.js'
+import type { LoadFailure, StorageOptions } from '../lib/storage.js'
+
+/**
+ * Keeps the session in the cookie as a NaCl secretbox (XSalsa20-Poly1305, via
+ * sodium-native, an optional peer dependency), exactly as aiohttp-session's
+ * `NaClCookieStorage` does. There is no timestamp in the box: expiry relies on the
+ * envelope's `created` and `maxAge`.
+ *
+ * `key`: 32 bytes, their url-safe base64 text, or an array of those for rotation.
+ */
+export class NaClCookieStorage extends CookieStorage {
+  readonly #box: SecretBox
+
+  constructor (key: SecretKeys, options: StorageOptions = {}) {
+    super(options)
+    this.#box = new SecretBox(normalizeKeys(key, 'NaClCookieStorage'), 'NaClCookieStorage')
+  }
+
+  protected openCookie (value: string): OpenedCookie | LoadFailure {
+    return openedText(this.#box.open(value))
+  }
+
+  protected sealCookie (text: string): string {
+    return this.#box.seal(Buffer.from(text, 'utf8'))
+  }
+}

@@ -1,0 +1,41 @@
+import { CookieStorage, openedText } from '../lib/cookie-storage.js'
+import type { OpenedCookie } from '../lib/cookie-storage.js'
+import type { LoadFailure, SessionEnvelope, StorageOptions } from '../lib/storage.js'
+
+/**
+ * The envelope as Python's `json.dumps` would escape it (`ensure_ascii`): every
+ * character outside printable ASCII becomes `\uXXXX`, so the cookie stays ASCII
+ * and the Python side reads the same text.
+ */
+function asciiJson (envelope: SessionEnvelope): string {
+  return JSON.stringify(envelope).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
+}
+
+/**
+ * Keeps the session as plain JSON in the cookie, readable **and forgeable** by the
+ * client: for tests and local development only (aiohttp-session's
+ * `SimpleCookieStorage`). Use EncryptedCookieStorage or NaClCookieStorage otherwise.
+ */
+export class SimpleCookieStorage extends CookieStorage {
+  constructor (options: StorageOptions = {}) {
+    super({ encoder: asciiJson, ...options })
+    if (process.env['NODE_ENV'] === 'production') {
+      process.emitWarning('SimpleCookieStorage neither signs nor encrypts: clients can read and forge their sessions. Use it for tests only.', { code: 'FST_SESSIONS_SIMPLE_STORAGE' })
+    }
+  }
+
+  protected openCookie (value: string): OpenedCookie | LoadFailure {
+    // Header text arrives as latin1; bytes above ASCII are UTF-8 (raw, or \ooo-escaped by Python).
+    return isAscii(value) ? { text: value, keyIndex: 0 } : openedText({ plaintext: Buffer.from(value, 'latin1'), keyIndex: 0 })
+  }
+
+  protected sealCookie (text: string): string {
+    // A custom encoder may emit non-ASCII; send it as UTF-8 bytes (quoted as \ooo).
+    return isAscii(text) ? text : Buffer.from(text, 'utf8').toString('latin1')
+  }
+}
+
+function isAscii (text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(text)
+}
