@@ -1,0 +1,241 @@
+import { isUtf8 } from 'node:buffer'
+import { randomUUID } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { SessionConfigError, SessionIdentityError, SessionStorageError, describeType } from './errors.js'
+import type { Session } from './session.js'
+import { AbstractStorage } from './storage.js'
+import type { LoadFailure, StorageOptions } from './storage.js'
+
+/** Options of the server-side storages (Redis, Memcached), on top of every storage's. */
+export interface StoreStorageOptions extends StorageOptions {
+  /**
+   * Makes the id of a new session (the cookie value; the record key is
+   * `${cookieName}_${id}`). Default: a uuid4 in hex, 122 random bits, as aiohttp-session.
+   * Ids must be 1 to 250 visible ASCII characters, with the key prefix included.
+   */
+  keyFactory?: (() => string) | undefined
+  /**
+   * Milliseconds a store operation may take before the request fails with a 503
+   * (`SessionStorageError`). Default 1000.
+   */
+  timeout?: number | undefined
+}
+
+/**
+ * The longest record key (`${cookieName}_${id}`), in bytes: memcached's key limit.
+ * Redis would take longer keys, but one rule for both keeps ids portable between the
+ * storages and keeps hostile cookies from turning into large lookups.
+ */
+export const MAX_RECORD_KEY_BYTES = 250
+
+/** Default for `timeout`: a request waits at most this long for the store. */
+export const DEFAULT_STORE_TIMEOUT = 1000
+
+/** The longest timeout Node's timers accept (2^31 - 1 ms). */
+const MAX_TIMEOUT = 2147483647
+
+/**
+ * Visible ASCII only: memcached keys may not contain whitespace or control characters,
+ * and ASCII makes the character count the byte count.
+ */
+const SESSION_ID = /^[\x21-\x7e]+$/
+
+/** The length of a default id, to check at start-up that the cookie name leaves room for ids. */
+const DEFAULT_ID_LENGTH = 32
+
+/** aiohttp-session's default key: `uuid.uuid4().hex`. */
+export function defaultKeyFactory (): string {
+  return randomUUID().replaceAll('-', '')
+}
+
+/**
+ * The base of storages that keep the session in a server (Redis, Memcached) and only
+ * its id in the cookie, with aiohttp-session's layout: the record key is
+ * `${cookieName}_${id}` and the value is the JSON envelope.
+ *
+ * A request with a cookie costs exactly one read, a request without one none. Every
+ * operation is bounded by `timeout`: a slow or unreachable server fails the request
+ * with a `SessionStorageError` (HTTP 503) instead of hanging it, and the client never
+ * gets a cookie for a write that did not happen.
+ *
+ * Subclasses implement the three record operations for their client.
+ */
+export abstract class StoreStorage extends AbstractStorage {
+  /** Milliseconds each store operation may take. */
+  readonly timeout: number
+  readonly #keyFactory: () => string
+  readonly #keyPrefix: string
+
+  /** The server's name for messages: 'Redis', 'Memcached'. */
+  protected abstract readonly storeName: string
+
+  constructor (options: StoreStorageOptions = {}) {
+    super(options)
+    this.#keyPrefix = this.cookieName + '_'
+    if (this.#keyPrefix.length + DEFAULT_ID_LENGTH > MAX_RECORD_KEY_BYTES) {
+      throw new SessionConfigError(`cookieName is too long for ${this.constructor.name}: record keys (cookieName_id) must fit in ` +
+        `${MAX_RECORD_KEY_BYTES} bytes with ${DEFAULT_ID_LENGTH}-character ids; got a ${this.cookieName.length}-character name`)
+    }
+    this.#keyFactory = checkKeyFactory(options.keyFactory)
+    this.timeout = checkTimeout(options.timeout)
+  }
+
+  /** The record's bytes under `key`, or null/undefined when there is none. */
+  protected abstract readRecord (key: string): Promise<unknown>
+
+  /** Stores `value` under `key`, expiring after `maxAge` seconds (never when undefined). */
+  protected abstract writeRecord (key: string, value: string, maxAge: number | undefined): Promise<unknown>
+
+  /** Deletes the record under `key`; a missing record is not an error. */
+  protected abstract deleteRecord (key: string): Promise<unknown>
+
+  /**
+   * Why the client cannot take a command right now (for instance it is reconnecting),
+   * so the request fails at once instead of queueing; undefined when it can.
+   */
+  protected clientUnavailable (): string | undefined {
+    return undefined
+  }
+
+  /** The record key of a session id. */
+  recordKey (id: string): string {
+    return this.#keyPrefix + id
+  }
+
+  loadSession (request: FastifyRequest): Session | Promise<Session> {
+    const id = this.loadCookie(request)
+    // No cookie: no I/O and no promise, so cookieless requests stay cheap.
+    if (id === undefined) return this.newSession()
+    const invalid = this.#checkId(id)
+    if (invalid !== undefined) return this.rejectSession(request, `the cookie is not a valid session id (${invalid})`)
+    return this.#loadRecord(request, id)
+  }
+
+  async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
+    const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
+    const text = recordText(stored)
+    if (typeof text !== 'string') return this.rejectSession(request, text.reason)
+    const session = this.decodeSession(text, id)
+    return typeof session === 'string' ? this.rejectSession(request, session) : session
+  }
+
+  /**
+   * Writes the session, deleting the records of the identities it gave up (newSession,
+   * regenerate, invalidate: the session-fixation guard), and sets or clears the cookie
+   * only once the store has confirmed, so a failed write never leaves the client
+   * holding an id that points nowhere.
+   */
+  async saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): Promise<void> {
+    if (session.empty) {
+      // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
+      // forever without maxAge). A new session never had a record of its own.
+      const doomed = session.identity !== null && !session.isNew ? [session.identity] : []
+      await this.#deleteRecords(this.#staleIds(session, doomed, null))
+      if (this.loadCookie(request) !== undefined) this.deleteCookie(reply)
+      return
+    }
+    const id = session.identity ?? this.#newId()
+    if (session.identity !== null) {
+      const invalid = this.#checkId(id)
+      if (invalid !== undefined) {
+        throw new SessionIdentityError(`the session identity cannot be a ${this.storeName} record id: ${invalid}`)
+      }
+    }
+    const text = this.encodeSession(session)
+    const stale = this.#staleIds(session, [], id)
+    await this.#bounded('write', () => Promise.all([
+      this.writeRecord(this.recordKey(id), text, session.maxAge),
+      ...stale.map((staleId) => this.deleteRecord(this.recordKey(staleId)))
+    ]))
+    this.saveCookie(reply, id, session.maxAge)
+  }
+
+  async #deleteRecords (ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#bounded('delete', () => Promise.all(ids.map((id) => this.deleteRecord(this.recordKey(id)))))
+  }
+
+  /**
+   * The ids whose records must go: those the session gave up plus `extra`, once each,
+   * without `keep` (the id being written) and without ids we would never have written.
+   */
+  #staleIds (session: Session, extra: readonly string[], keep: string | null): string[] {
+    const ids = new Set([...this.staleIdentities(session), ...extra])
+    if (keep !== null) ids.delete(keep)
+    return [...ids].filter((id) => this.#checkId(id) === undefined)
+  }
+
+  #newId (): string {
+    const id: unknown = this.#keyFactory()
+    const invalid = typeof id === 'string' ? this.#checkId(id) : `it is ${describeType(id)}`
+    if (invalid !== undefined) throw new SessionIdentityError(`keyFactory returned an unusable session id: ${invalid}`)
+    return id as string
+  }
+
+  /** Why `id` cannot be a record id (so it must not reach the server), or undefined. */
+  #checkId (id: string): string | undefined {
+    if (!SESSION_ID.test(id)) return 'only visible ASCII characters are allowed, no spaces or control characters'
+    if (this.#keyPrefix.length + id.length > MAX_RECORD_KEY_BYTES) {
+      return `the record key would be ${this.#keyPrefix.length + id.length} bytes, over the ${MAX_RECORD_KEY_BYTES}-byte limit`
+    }
+    return undefined
+  }
+
+  /**
+   * Runs one store operation within `timeout` milliseconds. Failures and timeouts
+   * become a SessionStorageError (HTTP 503) whose message is safe to show a client;
+   * the client's own error, which may name hosts and ports, is its `cause` (logged).
+   */
+  #bounded<T> (what: string, operation: () => Promise<T>): Promise<T> {
+    const unavailable = this.clientUnavailable()
+    if (unavailable !== undefined) {
+      return Promise.reject(new SessionStorageError(`the session ${what} failed: ${unavailable}`))
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`))
+      }, this.timeout)
+      // Never keep a process alive just to report a timeout nobody waits for.
+      timer.unref()
+      // Both handlers stay attached after a timeout, so an answer or a failure that
+      // arrives late is consumed here and never becomes an unhandled rejection.
+      operation().then((value) => {
+        clearTimeout(timer)
+        resolve(value)
+      }, (error: unknown) => {
+        clearTimeout(timer)
+        reject(new SessionStorageError(`the session ${what} on ${this.storeName} failed`, { cause: error }))
+      })
+    })
+  }
+}
+
+/** A stored value as envelope text, or why it is unreadable. */
+function recordText (stored: unknown): string | { reason: LoadFailure } {
+  if (stored === null || stored === undefined) return { reason: 'unknown or expired id' }
+  if (typeof stored === 'string') {
+    // Already decoded by the client, so invalid UTF-8 can no longer be told apart
+    // from text: refuse it rather than guess (the fix is in the client's options).
+    return { reason: 'the store client returned text instead of bytes; configure it to return Buffers' }
+  }
+  if (!(stored instanceof Uint8Array)) return { reason: `the store client returned ${describeType(stored)} instead of bytes` }
+  if (!isUtf8(stored)) return { reason: 'the stored record is not valid UTF-8' }
+  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8')
+}
+
+function checkKeyFactory (keyFactory: unknown): () => string {
+  if (keyFactory === undefined) return defaultKeyFactory
+  if (typeof keyFactory !== 'function') {
+    throw new SessionConfigError(`keyFactory must be a function returning a new session id; got ${describeType(keyFactory)}`)
+  }
+  return keyFactory as () => string
+}
+
+function checkTimeout (timeout: unknown): number {
+  if (timeout === undefined) return DEFAULT_STORE_TIMEOUT
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
+    const shown = typeof timeout === 'number' ? String(timeout) : describeType(timeout)
+    throw new SessionConfigError(`timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}; got ${shown}`)
+  }
+  return timeout
+}

@@ -1,0 +1,69 @@
+// Types only: the application passes its own ioredis client, so nothing of ioredis is
+// loaded here and the package stays an optional peer dependency.
+import type { Cluster, Redis } from 'ioredis'
+import { SessionConfigError, describeType } from '../lib/errors.js'
+import { StoreStorage } from '../lib/store-storage.js'
+import type { StoreStorageOptions } from '../lib/store-storage.js'
+
+export type { StoreStorageOptions } from '../lib/store-storage.js'
+
+/** An ioredis client: a single server (`new Redis()`) or a cluster (`new Cluster([...])`). */
+export type RedisClient = Redis | Cluster
+
+/**
+ * Client states in which ioredis would park our command in its offline queue until a
+ * reconnection that may never come (or come late and replay a stale write): while
+ * the server is gone we fail at once instead. `wait`/`connecting`/`connect` are the
+ * normal start-up states and are given the bounded wait.
+ */
+const DISCONNECTED_STATUSES: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
+
+/**
+ * Keeps sessions in Redis, exactly as aiohttp-session's `RedisStorage` does: the cookie
+ * holds the id, the key `${cookieName}_${id}` holds the JSON envelope, written with
+ * `SET key value EX maxAge` (no TTL without maxAge). Only single-key commands (GET,
+ * SET, DEL) are used, so a Redis Cluster works as well as a single server.
+ *
+ * Unlike aiohttp-session, `invalidate()` deletes the record (instead of storing `{}`),
+ * and the records given up by `newSession()`/`regenerate()` are deleted on save.
+ *
+ * `redis`: an ioredis `Redis` or `Cluster` (ioredis is an optional peer dependency:
+ * `npm install ioredis`).
+ */
+export class RedisStorage extends StoreStorage {
+  protected readonly storeName = 'Redis'
+  readonly #redis: RedisClient
+
+  constructor (redis: RedisClient, options: StoreStorageOptions = {}) {
+    super(options)
+    this.#redis = checkRedisClient(redis)
+  }
+
+  protected readRecord (key: string): Promise<Buffer | null> {
+    // Bytes, not text: invalid UTF-8 must be detected, not replaced by U+FFFD.
+    return this.#redis.getBuffer(key)
+  }
+
+  protected writeRecord (key: string, value: string, maxAge: number | undefined): Promise<unknown> {
+    return maxAge === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'EX', maxAge)
+  }
+
+  protected deleteRecord (key: string): Promise<unknown> {
+    return this.#redis.del(key)
+  }
+
+  protected override clientUnavailable (): string | undefined {
+    const status = this.#redis.status
+    return DISCONNECTED_STATUSES.has(status) ? `the Redis client is not connected (status: ${status})` : undefined
+  }
+}
+
+function checkRedisClient (redis: unknown): RedisClient {
+  const client = redis as Partial<Record<'getBuffer' | 'set' | 'del' | 'status', unknown>> | null
+  if (typeof redis === 'object' && client !== null && typeof client.getBuffer === 'function' &&
+    typeof client.set === 'function' && typeof client.del === 'function' && typeof client.status === 'string') {
+    return redis as RedisClient
+  }
+  throw new SessionConfigError('RedisStorage expects an ioredis client, `new Redis({ host, port })` or `new Cluster([...])` ' +
+    `from the 'ioredis' package (other Redis clients are not supported); got ${describeType(redis)}`)
+}
