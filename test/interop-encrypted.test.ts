@@ -1,0 +1,40 @@
+/**
+ * EncryptedCookieStorage against the real aiohttp_session EncryptedCookieStorage
+ * (Fernet), sharing one key: the flows of test/interop/suite.ts in both directions,
+ * plus the quoting of padded tokens.
+ */
+import t from 'tap'
+import { generateKey } from '../index.js'
+import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
+import { Browser, startFastify, startPython } from './interop/harness.js'
+import { interopSuite } from './interop/suite.js'
+
+const key = generateKey()
+const maxAge = 60
+const python = await startPython(t, { storage: 'encrypted', key, maxAge })
+const fastify = await startFastify(t, new EncryptedCookieStorage(key, { maxAge }))
+
+interopSuite(t, { kind: 'encrypted', python, fastify, maxAge })
+
+t.test('padded Fernet tokens travel quoted, unpadded ones bare, both ways', async (t) => {
+  // Fernet pads the base64 text with '=' depending on the plaintext length, and
+  // Python's cookie quoting wraps any value with '=' in quotes. Python's envelope
+  // for {"abcd": 12} is 48 bytes (a padded token), for {"a": 1} 44 bytes (bare).
+  for (const [data, quoted] of [[{ abcd: 12 }, true], [{ a: 1 }, false]] as const) {
+    const browser = new Browser()
+    await browser.write(python, '/set', data)
+    const value = browser.value() as string
+    t.equal(value.startsWith('"'), quoted, `aiohttp sends ${JSON.stringify(data)} ${quoted ? 'quoted' : 'bare'}`)
+    t.same((await browser.read(fastify)).session, data, 'fastify reads it')
+  }
+  // Our compact envelope has other lengths: find one of each form on our side.
+  const seen = new Set<boolean>()
+  for (let length = 0; seen.size < 2; length++) {
+    const browser = new Browser()
+    await browser.write(fastify, '/set', { k: 'x'.repeat(length) })
+    const quoted = (browser.value() as string).startsWith('"')
+    if (seen.has(quoted)) continue
+    seen.add(quoted)
+    t.same((await browser.read(python)).session, { k: 'x'.repeat(length) }, `aiohttp reads our ${quoted ? 'quoted' : 'bare'} token`)
+  }
+})
