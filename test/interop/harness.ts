@@ -224,6 +224,8 @@ export async function startFastify (t: Teardown, storage: AbstractStorage, prefi
     app.get(base + 'get', async (request) => describeSession(request.session))
     app.post(base + 'set', async (request) => {
       for (const [key, value] of entriesOf(request)) request.session.set(key, value)
+      const maxAge = (request.query as { max_age?: string }).max_age
+      if (maxAge !== undefined) request.session.maxAge = maxAge === 'none' ? undefined : Number(maxAge)
       return describeSession(request.session)
     })
     app.post(base + 'delete', async (request) => {

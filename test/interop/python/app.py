@@ -14,7 +14,8 @@ by environment variables:
 It listens on a free loopback port, prints "listening on <port>" and exits when
 its stdin closes, so it cannot outlive the test that started it.
 
-Routes (under SESSION_PATH, default /): GET get, POST set (merge a JSON object),
+Routes (under SESSION_PATH, default /): GET get, POST set (merge a JSON object;
+?max_age=<n>|none overrides session.max_age for this response),
 POST delete (a JSON list of keys), POST login (new_session, then merge),
 POST logout (invalidate), POST special (store values JSON cannot carry).
 A request header X-Clock: <unix seconds> fixes time.time() for that request, so a
@@ -95,6 +96,10 @@ async def get(request):
 async def set_(request):
     session = await get_session(request)
     session.update(await request.json())
+    if "max_age" in request.query:
+        # A per-response override, as applications use it ("none" for None).
+        value = request.query["max_age"]
+        session.max_age = None if value == "none" else int(value)
     return describe(session)
 
 
