@@ -22,7 +22,7 @@ export function generateKey (): string {
  */
 export function normalizeKeys (keys: unknown, storageName: string): Buffer[] {
   const list = Array.isArray(keys) ? keys : [keys]
-  if (list.length === 0) throw new SessionConfigError(`${storageName} needs at least one key; got an empty array`)
+  if (list.length === 0) throw new SessionConfigError(`${storageName} needs at least one key of 32 bytes (or its url-safe base64 text); got an empty array`)
   return list.map((key: unknown, index) => normalizeKey(key, list.length > 1 ? `${storageName} key #${index + 1}` : `${storageName} key`))
 }
 

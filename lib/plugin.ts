@@ -30,10 +30,14 @@ declare module 'fastify' {
 /** On a request: loads the session (even before onRequest), for `getSession()`. */
 const kLoadSession: unique symbol = Symbol.for('fastify-sessions.request.load')
 
+/** On a request: true after an unexpected error; nothing is saved for it. */
+const kDiscarded: unique symbol = Symbol.for('fastify-sessions.request.discarded')
+
 /** The request as the plugin sees it, with its internal slot. */
 interface SessionRequest extends FastifyRequest {
   [kSession]: Session | null
   [kLoadSession]: () => Promise<Session>
+  [kDiscarded]: boolean
 }
 
 type Done = (error?: Error | null, payload?: unknown) => void
@@ -60,7 +64,9 @@ function routeName (request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? request.url}`
 }
 
-function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, done: HookHandlerDoneFunction): void {
+// Async, so that a bad registration rejects `register()` (avvio does not catch a throw
+// from a callback-style plugin: it would crash the process).
+async function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage): Promise<void> {
   if (!isStorage(storage)) {
     throw new SessionConfigError('register(sessionPlugin, storage) expects the storage itself as the options ' +
       `(an AbstractStorage instance, e.g. new EncryptedCookieStorage(key)); got ${describeType(storage)}`)
@@ -146,7 +152,7 @@ function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, do
 
   function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: Done): void {
     const session = internal(request)[kSession]
-    if (session === null || !session[kChanged]) {
+    if (session === null || !session[kChanged] || internal(request)[kDiscarded]) {
       next(null, payload)
       return
     }
@@ -164,13 +170,14 @@ function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, do
   }
 
   /**
-   * An error without an HTTP status of its own (an unexpected exception, which Fastify
-   * turns into a 500) discards the request's session changes, as aiohttp-session does;
-   * an error with one (a redirect, a 4xx from httpErrors) is a normal reply and saves.
+   * After an error without an HTTP status of its own (an unexpected exception, which
+   * Fastify turns into a 500) nothing is saved for the request, even if an error handler
+   * changes the session: the handler may have stopped half-way through its changes.
+   * This is aiohttp-session's rule. An error with a status (a 4xx from httpErrors, a
+   * redirect) is a normal reply and saves.
    */
   function discardOnError (request: FastifyRequest, reply: FastifyReply, error: FastifyError, next: () => void): void {
-    const session = internal(request)[kSession]
-    if (session !== null && !hasHttpStatus(error)) session[kChanged] = false
+    if (!hasHttpStatus(error)) internal(request)[kDiscarded] = true
     next()
   }
 
@@ -182,6 +189,7 @@ function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, do
   }
 
   fastify.decorateRequest(kSession, null)
+  fastify.decorateRequest(kDiscarded, false)
   fastify.decorateRequest('session', {
     getter (this: FastifyRequest): Session {
       return internal(this)[kSession] ?? materialize(this)
@@ -193,7 +201,6 @@ function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage, do
   fastify.addHook('onSend', saveOnSend)
   fastify.addHook('onError', discardOnError)
   fastify.addHook('onRoute', checkRouteConfig)
-  done()
 }
 
 /**

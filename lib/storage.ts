@@ -72,9 +72,14 @@ export abstract class AbstractStorage {
     this.cookieName = checkCookieName(options.cookieName ?? 'AIOHTTP_SESSION')
     this.maxAge = normalizeMaxAge(options.maxAge, 'maxAge')
     this.cookieOptions = Object.freeze(checkAttributes(this.cookieName, options))
-    this.encoder = checkFunction(options.encoder, 'encoder') ?? defaultEncoder
+    this.encoder = checkFunction(options.encoder, 'encoder') ?? this.defaultEncoder()
     this.decoder = checkFunction(options.decoder, 'decoder') ?? defaultDecoder
     this.#setCookie = new SetCookieBuilder(this.cookieName, this.cookieOptions)
+  }
+
+  /** The encoder used when the options give none: `JSON.stringify` of the envelope. */
+  protected defaultEncoder (): (envelope: SessionEnvelope) => string {
+    return defaultEncoder
   }
 
   /** Builds the request's session. May return a Promise (store-backed storages do). */

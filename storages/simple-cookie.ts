@@ -18,10 +18,15 @@ function asciiJson (envelope: SessionEnvelope): string {
  */
 export class SimpleCookieStorage extends CookieStorage {
   constructor (options: StorageOptions = {}) {
-    super({ encoder: asciiJson, ...options })
+    super(options)
     if (process.env['NODE_ENV'] === 'production') {
       process.emitWarning('SimpleCookieStorage neither signs nor encrypts: clients can read and forge their sessions. Use it for tests only.', { code: 'FST_SESSIONS_SIMPLE_STORAGE' })
     }
+  }
+
+  /** JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII. */
+  protected override defaultEncoder (): (envelope: SessionEnvelope) => string {
+    return asciiJson
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {
