@@ -1,0 +1,167 @@
+import { inspect } from 'node:util'
+import t from 'tap'
+import { Session, SessionConfigError, SessionIdentityError, isSession } from '../index.js'
+import { kChanged, kStaleIdentities } from '../lib/symbols.js'
+import { fakeDate } from './helpers/clock.js'
+import type { Clock } from './helpers/clock.js'
+
+const NOW = 1700000000
+
+t.beforeEach((t) => {
+  t.context = fakeDate(t, NOW)
+})
+
+t.test('a new session', async (t) => {
+  const session = new Session()
+  t.equal(session.isNew, true)
+  t.equal(session.identity, null)
+  t.equal(session.created, NOW)
+  t.equal(session.empty, true)
+  t.equal(session.size, 0)
+  t.equal(session.maxAge, undefined)
+  t.equal(session[kChanged], false, 'a new session is not changed')
+  t.ok(isSession(session))
+  t.notOk(isSession({}))
+  t.notOk(isSession(null))
+})
+
+t.test('constructed from stored data', async (t) => {
+  const session = new Session({ identity: 'abc', data: { a: 1, b: 'x' }, isNew: false, created: 123, maxAge: 60 })
+  t.equal(session.identity, 'abc')
+  t.equal(session.isNew, false)
+  t.equal(session.created, 123)
+  t.equal(session.maxAge, 60)
+  t.same([...session.keys()], ['a', 'b'])
+  t.same([...new Session({ data: [['k', 1]] }).entries()], [['k', 1]], 'entries are accepted too')
+  t.same([...new Session({ data: null }).keys()], [])
+  t.throws(() => new Session({ maxAge: 0 }), SessionConfigError)
+})
+
+t.test('Map-like access', async (t) => {
+  const session = new Session({ data: { a: 1 } })
+  t.equal(session.get('a'), 1)
+  t.equal(session.get('missing'), undefined)
+  t.equal(session.has('a'), true)
+  t.equal(session.set('b', 2), session, 'set returns the session')
+  t.same([...session.keys()], ['a', 'b'])
+  t.same([...session.values()], [1, 2])
+  t.same([...session.entries()], [['a', 1], ['b', 2]])
+  t.same([...session], [['a', 1], ['b', 2]])
+  t.equal(session.size, 2)
+  t.equal(session.empty, false)
+})
+
+t.test('set and delete mark the session changed and refresh created', async (t) => {
+  const clock = t.context as Clock
+  const session = new Session({ data: { a: 1 }, isNew: false, created: NOW - 100 })
+  session.set('a', 2)
+  t.equal(session[kChanged], true)
+  t.equal(session.created, NOW, 'set refreshes created, as in aiohttp 2.11+')
+  clock.tick(5000)
+  const other = new Session({ data: { a: 1 }, created: NOW - 100 })
+  t.equal(other.delete('missing'), false)
+  t.equal(other[kChanged], false, 'deleting a missing key changes nothing')
+  t.equal(other.created, NOW - 100)
+  t.equal(other.delete('a'), true)
+  t.equal(other[kChanged], true)
+  t.equal(other.created, NOW + 5)
+})
+
+t.test('set(key, undefined) removes the key', async (t) => {
+  const session = new Session({ data: { user: 'ann' } })
+  session.set('user', undefined)
+  t.equal(session.has('user'), false)
+  t.equal(session[kChanged], true)
+  const untouched = new Session()
+  untouched.set('user', undefined)
+  t.equal(untouched[kChanged], false, 'removing an absent key changes nothing')
+})
+
+t.test('clear', async (t) => {
+  const empty = new Session()
+  empty.clear()
+  t.equal(empty[kChanged], false, 'clearing an empty session changes nothing')
+  const session = new Session({ data: { a: 1 }, created: 5 })
+  session.clear()
+  t.equal(session.empty, true)
+  t.equal(session[kChanged], true)
+  t.equal(session.created, NOW)
+})
+
+t.test('changed() marks without touching created', async (t) => {
+  const session = new Session({ data: { list: [1] }, created: 5 })
+  ;(session.get('list') as number[]).push(2)
+  t.equal(session[kChanged], false, 'nested mutation is not tracked')
+  session.changed()
+  t.equal(session[kChanged], true)
+  t.equal(session.created, 5)
+})
+
+t.test('invalidate drops data and gives up the identity', async (t) => {
+  const session = new Session({ identity: 'old', data: { a: 1 }, isNew: false, created: 5 })
+  session.invalidate()
+  t.equal(session.empty, true)
+  t.equal(session[kChanged], true)
+  t.equal(session.identity, null)
+  t.same(session[kStaleIdentities], ['old'], 'the old record is deleted on save')
+  session.set('b', 1)
+  t.equal(session.identity, null, 'data set afterwards goes to a new identity')
+  const anonymous = new Session()
+  anonymous.invalidate()
+  t.same(anonymous[kStaleIdentities], [], 'no identity, nothing to delete')
+})
+
+t.test('setNewIdentity only on a new session', async (t) => {
+  const session = new Session()
+  session.setNewIdentity('chosen')
+  t.equal(session.identity, 'chosen')
+  t.equal(session[kChanged], false, 'choosing an identity does not mark changed')
+  t.throws(() => session.setNewIdentity(''), SessionIdentityError)
+  t.throws(() => session.setNewIdentity(42 as unknown as string), { name: 'SessionIdentityError', message: /non-empty string; got number/ })
+  const loaded = new Session({ identity: 'x', isNew: false })
+  t.throws(() => loaded.setNewIdentity('y'), { code: 'FST_SESSIONS_IDENTITY', message: /loaded from storage/ })
+})
+
+t.test('regenerate keeps the listed keys and takes a new identity', async (t) => {
+  const session = new Session({ identity: 'old', data: { user: 'ann', cart: [1], csrf: 't' }, isNew: false, created: 5 })
+  session.regenerate(['cart', 'missing'])
+  t.same([...session.entries()], [['cart', [1]]])
+  t.equal(session.identity, null)
+  t.equal(session.isNew, true)
+  t.equal(session.created, NOW)
+  t.equal(session[kChanged], true)
+  t.same(session[kStaleIdentities], ['old'])
+  session.setNewIdentity('fresh')
+  session.regenerate()
+  t.equal(session.empty, true)
+  t.same(session[kStaleIdentities], ['old', 'fresh'])
+})
+
+t.test('maxAge is settable per response and validated', async (t) => {
+  const session = new Session({ maxAge: 60 })
+  session.maxAge = 120
+  t.equal(session.maxAge, 120)
+  session.maxAge = undefined
+  t.equal(session.maxAge, undefined)
+  for (const bad of [0, -1, 1.5, Number.NaN, '60', Infinity]) {
+    t.throws(() => { session.maxAge = bad as number }, { name: 'SessionConfigError', message: /session\.maxAge must be a whole number of seconds/ }, `refuses ${String(bad)}`)
+  }
+})
+
+t.test('prototype keys are plain keys', async (t) => {
+  const session = new Session({ data: JSON.parse('{"__proto__": {"polluted": true}, "constructor": 1}') })
+  t.same(session.get('__proto__'), { polluted: true })
+  t.equal(session.get('constructor'), 1)
+  t.equal(session.get('toString'), undefined, 'inherited members are not session keys')
+  const json = session.toJSON()
+  t.equal(Object.getPrototypeOf(json), null, 'toJSON gives a null-prototype object')
+  t.equal(JSON.stringify(json), '{"__proto__":{"polluted":true},"constructor":1}')
+  t.equal(({} as Record<string, unknown>)['polluted'], undefined, 'Object.prototype is untouched')
+})
+
+t.test('inspection shows keys, never values', async (t) => {
+  const session = new Session({ data: { password: 'hunter2' } })
+  const shown = inspect(session)
+  t.match(shown, /Session \[new: true, changed: false, created: 1700000000\] \{ keys: \["password"\] \}/)
+  t.notMatch(shown, /hunter2/)
+})
