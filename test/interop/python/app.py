@@ -17,7 +17,8 @@ its stdin closes, so it cannot outlive the test that started it.
 Routes (under SESSION_PATH, default /): GET get, POST set (merge a JSON object;
 ?max_age=<n>|none overrides session.max_age for this response),
 POST delete (a JSON list of keys), POST login (new_session, then merge),
-POST logout (invalidate), POST special (store values JSON cannot carry).
+POST logout (invalidate), POST special (store values JSON cannot carry exactly),
+GET repr (the session as Python repr() strings).
 A request header X-Clock: <unix seconds> fixes time.time() for that request, so a
 test can make or read sessions at any instant without sleeping.
 """
@@ -140,6 +141,12 @@ async def special(request):
     return web.json_response({key: repr(value) for key, value in session.items()})
 
 
+async def repr_(request):
+    # What Python holds, exactly: repr() keeps 1.0 apart from 1 and big ints whole.
+    session = await get_session(request)
+    return web.json_response({key: repr(value) for key, value in session.items()})
+
+
 @web.middleware
 async def fixed_clock(request, handler):
     # Wraps the session middleware, so loading, expiry checks, Fernet timestamps and
@@ -164,6 +171,7 @@ async def main():
         web.post(prefix + "login", login),
         web.post(prefix + "logout", logout),
         web.post(prefix + "special", special),
+        web.get(prefix + "repr", repr_),
     ])
 
     runner = web.AppRunner(app, access_log=None)

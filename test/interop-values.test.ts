@@ -1,0 +1,64 @@
+/**
+ * Values at the edges of JSON's number model and of JavaScript objects, between the
+ * real aiohttp-session and ours (EncryptedCookieStorage; the envelope is the same for
+ * every storage). Python's json tells 1.0 from 1, keeps integers of any size and
+ * writes NaN/Infinity; JavaScript numbers are doubles and JSON.parse knows no NaN.
+ * These tests pin down what survives a round trip through a mixed deployment.
+ */
+import t from 'tap'
+import { generateKey } from '../index.js'
+import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
+import { Browser, startFastify, startPython } from './interop/harness.js'
+import type { SessionView } from './interop/harness.js'
+
+const key = generateKey()
+const python = await startPython(t, { storage: 'encrypted', key, maxAge: 3600 })
+const fastify = await startFastify(t, new EncryptedCookieStorage(key, { maxAge: 3600 }))
+
+async function pythonRepr (browser: Browser): Promise<Record<string, string>> {
+  const reply = await browser.get(python, '/repr')
+  if (reply.status !== 200) throw new Error(`aiohttp answered ${reply.status}: ${reply.text}`)
+  return reply.body as Record<string, string>
+}
+
+t.test('integral floats and integers beyond 2^53 do not survive a rewrite by our side', async (t) => {
+  const browser = new Browser()
+  t.same((await browser.post(python, '/special', { one: 'float-one', big: 'big-int' })).body,
+    { one: '1.0', big: '18446744073709551617' }, 'aiohttp holds the float 1.0 and 2**64 + 1')
+  const read = await browser.read(fastify)
+  t.same(read.session, { one: 1, big: 2 ** 64 }, 'we read them as doubles (2**64 + 1 rounds to 2**64)')
+  await browser.write(fastify, '/set', { touched: true })
+  // Any write on our side re-encodes the whole envelope from JavaScript values.
+  t.same(await pythonRepr(browser), { one: '1', big: '18446744073709552000', touched: 'True' },
+    'after our write Python reads the int 1 and a rounded integer: JSON numbers are doubles in JavaScript')
+})
+
+t.test('keys such as __proto__ and constructor written by aiohttp survive our side', async (t) => {
+  // Sent to aiohttp only: Fastify's own body parser refuses __proto__ in request bodies.
+  const data = JSON.parse('{"__proto__": {"admin": true}, "constructor": "c", "toString": 1, "hasOwnProperty": null}') as Record<string, unknown>
+  const browser = new Browser()
+  await browser.write(python, '/set', data)
+  const view = await browser.read(fastify)
+  t.same(Object.keys(view.session), Object.keys(data), 'we load them as ordinary keys')
+  t.equal(JSON.stringify(view.session), JSON.stringify(data), 'with their values')
+  t.equal(({} as { admin?: unknown }).admin, undefined, 'no prototype was polluted')
+  await browser.write(fastify, '/set', { touched: true })
+  t.same(await pythonRepr(browser), { ['__proto__']: "{'admin': True}", constructor: "'c'", toString: '1', hasOwnProperty: 'None', touched: 'True' },
+    'and write them back for aiohttp')
+})
+
+t.test('a Python session holding NaN or Infinity', async (t) => {
+  const browser = new Browser()
+  await browser.post(python, '/special', { user: 'float-one', ratio: 'nan', limit: 'infinity' })
+  t.same(await pythonRepr(browser), { user: '1.0', ratio: 'nan', limit: 'inf' }, 'aiohttp reads its own session')
+  const logged = fastify.logs.length
+  const reply = await browser.get(fastify, '/get')
+  t.equal(reply.status, 200, 'never a 500 on ours')
+  // json.dumps writes the bare tokens NaN and Infinity (allow_nan=True by default);
+  // JSON.parse rejects them, so the whole session is dropped on our side.
+  t.same((reply.body as SessionView).session, { user: 1, ratio: null, limit: null },
+    'the session survives on our side (the non-finite numbers cannot, in JSON replies)',
+    { todo: 'discrepancy: the default decoder rejects Python\'s NaN/Infinity tokens and drops the session (see the interop report)' })
+  t.ok(fastify.logs.slice(logged).some((line) => line.level === 40 && line['reason'] === 'the payload could not be decoded (not JSON?)'),
+    'today: a warning says the payload is not JSON')
+})
