@@ -38,3 +38,22 @@ t.test('padded Fernet tokens travel quoted, unpadded ones bare, both ways', asyn
     t.same((await browser.read(python)).session, { k: 'x'.repeat(length) }, `aiohttp reads our ${quoted ? 'quoted' : 'bare'} token`)
   }
 })
+
+t.test('key rotation in a mixed deployment: aiohttp knows one key, we re-issue old cookies', async (t) => {
+  // aiohttp-session takes a single Fernet key (MultiFernet is rejected), so a rotation
+  // switches aiohttp to the new key while our side lists [new, old].
+  const newKey = generateKey()
+  const rotated = await startFastify(t, new EncryptedCookieStorage([newKey, key], { maxAge }))
+  const rotatedPython = await startPython(t, { storage: 'encrypted', key: newKey, maxAge })
+
+  const browser = new Browser()
+  await browser.write(python, '/set', { user: 'ann' })
+  const beforeRotation = browser.value() as string
+  t.same((await browser.read(rotatedPython)).session, {}, 'aiohttp with the new key cannot read a cookie from before the rotation')
+
+  const reply = await browser.get(rotated, '/get')
+  t.same((reply.body as { session: unknown }).session, { user: 'ann' }, 'we still read it with the old key')
+  t.equal(reply.setCookies.length, 1, 'and re-issue it under the new key, even on a read')
+  t.not(browser.value(), beforeRotation)
+  t.same((await browser.read(rotatedPython)).session, { user: 'ann' }, 'which aiohttp with the new key reads')
+})
