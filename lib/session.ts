@@ -113,7 +113,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   }
 
   /** Stores a value; `undefined` removes the key (as it would vanish from JSON anyway). */
-  set<K extends SessionKey> (key: K, value: SessionData[K]): this {
+  set<K extends SessionKey> (key: K, value: SessionData[K] | undefined): this {
     if (value === undefined) {
       this.delete(key)
       return this

@@ -1,0 +1,71 @@
+// Checks the package as users get it: publint and attw (are the types wrong?) on the
+// packed tarball, then installs that tarball into an empty project and uses it from
+// ES modules, CommonJS and the command line. Run after `npm run build`.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+const root = resolve(import.meta.dirname, '..')
+const run = (command, args, options = {}) => execFileSync(command, args, { stdio: 'inherit', cwd: root, ...options })
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+
+run(bin('publint'), ['--strict'])
+run(bin('attw'), ['--pack', '.', '--profile', 'node16'])
+
+const work = mkdtempSync(join(tmpdir(), 'fastify-sessions-package-'))
+try {
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)
+  const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
+  // Only the required peer (fastify): the optional peers must stay optional.
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(work, tarball), `fastify@${devDependencies.fastify}`], { cwd: work })
+
+  writeFileSync(join(work, 'esm.mjs'), `
+import assert from 'node:assert/strict'
+import Fastify from 'fastify'
+import sessionPlugin, { SimpleCookieStorage, generateKey, MissingDependencyError } from 'fastify-sessions'
+import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
+import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
+
+const app = Fastify()
+await app.register(sessionPlugin, new EncryptedCookieStorage(generateKey(), { maxAge: 60 }))
+app.get('/', async (request) => {
+  const visits = (request.session.get('visits') ?? 0) + 1
+  request.session.set('visits', visits)
+  return { visits }
+})
+const first = await app.inject('/')
+const cookie = first.headers['set-cookie'].split(';')[0]
+assert.deepEqual((await app.inject({ url: '/', headers: { cookie } })).json(), { visits: 2 })
+assert.ok(new SimpleCookieStorage())
+assert.throws(() => new NaClCookieStorage(generateKey()), (error) => error instanceof MissingDependencyError &&
+  /install it with \`npm install sodium-native\`/.test(error.message))
+console.log('ESM import: ok')
+`)
+  writeFileSync(join(work, 'cjs.cjs'), `
+const assert = require('node:assert/strict')
+const Fastify = require('fastify')
+const sessions = require('fastify-sessions')
+const { EncryptedCookieStorage } = require('fastify-sessions/storages/encrypted-cookie')
+
+async function main () {
+  for (const plugin of [sessions, sessions.default, sessions.sessionPlugin]) {
+    const app = Fastify()
+    await app.register(plugin, new EncryptedCookieStorage(sessions.generateKey()))
+    app.get('/', async (request) => { request.session.set('a', 1); return 'ok' })
+    const response = await app.inject('/')
+    assert.match(response.headers['set-cookie'], /^AIOHTTP_SESSION=gAAAAA/)
+  }
+  console.log('CommonJS require: ok')
+}
+main().catch((error) => { console.error(error); process.exit(1) })
+`)
+  run(process.execPath, ['esm.mjs'], { cwd: work })
+  run(process.execPath, ['cjs.cjs'], { cwd: work })
+  const key = execFileSync('npx', ['--no-install', 'fastify-sessions', 'keygen'], { cwd: work, encoding: 'utf8' })
+  if (!/^[A-Za-z0-9_-]{43}=\n$/.test(key)) throw new Error(`keygen printed ${JSON.stringify(key)}`)
+  console.log('npx fastify-sessions keygen: ok')
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}

@@ -1,0 +1,12 @@
+// The CommonJS build's types, as `require` users get them.
+import sessions = require('fastify-sessions')
+import encrypted = require('fastify-sessions/storages/encrypted-cookie')
+import Fastify = require('fastify')
+import { expect, test } from 'tstyche'
+
+test('require() gives the plugin and the storages', () => {
+  const app = Fastify()
+  expect(app.register(sessions.default, new encrypted.EncryptedCookieStorage(sessions.generateKey()))).type.not.toRaiseError()
+  expect(app.register(sessions.sessionPlugin, new sessions.SimpleCookieStorage())).type.not.toRaiseError()
+  expect(new sessions.Session().get('x')).type.toBe<unknown>()
+})
