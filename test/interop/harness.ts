@@ -92,27 +92,7 @@ export class PythonService implements Service {
   }
 
   async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<Reply> {
-    const headers: Record<string, string> = {}
-    if (cookie !== undefined) headers['cookie'] = cookie
-    if (options.clock !== undefined) headers['x-clock'] = String(options.clock)
-    let payload: Buffer | undefined
-    if (options.body !== undefined) {
-      payload = Buffer.from(JSON.stringify(options.body), 'utf8')
-      headers['content-type'] = 'application/json'
-    }
-    return await new Promise<Reply>((resolve, reject) => {
-      const request = httpRequest({ host: '127.0.0.1', port: this.port, method, path, headers }, (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('error', reject)
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({ status: response.statusCode ?? 0, setCookies: response.headers['set-cookie'] ?? [], text, body: parseJson(text) })
-        })
-      })
-      request.on('error', reject)
-      request.end(payload)
-    })
+    return await sendHttp(this.port, method, path, cookie, options)
   }
 
   /** Stops the process (by its PID) and waits for it to exit. */
@@ -126,6 +106,46 @@ export class PythonService implements Service {
     child.kill('SIGTERM')
     await exited
     clearTimeout(timer)
+  }
+}
+
+/** One HTTP request to a service on 127.0.0.1; `options.clock` goes out as X-Clock. */
+export async function sendHttp (port: number, method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = {}
+  if (cookie !== undefined) headers['cookie'] = cookie
+  if (options.clock !== undefined) headers['x-clock'] = String(options.clock)
+  let payload: Buffer | undefined
+  if (options.body !== undefined) {
+    payload = Buffer.from(JSON.stringify(options.body), 'utf8')
+    headers['content-type'] = 'application/json'
+  }
+  return await new Promise<Reply>((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', reject)
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ status: response.statusCode ?? 0, setCookies: response.headers['set-cookie'] ?? [], text, body: parseJson(text) })
+      })
+    })
+    request.on('error', reject)
+    request.end(payload)
+  })
+}
+
+/** Any HTTP service on a loopback port (the README example's processes). */
+export class HttpService implements Service {
+  readonly name: string
+  readonly port: number
+
+  constructor (name: string, port: number) {
+    this.name = name
+    this.port = port
+  }
+
+  async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<Reply> {
+    return await sendHttp(this.port, method, path, cookie, options)
   }
 }
 
