@@ -1,0 +1,175 @@
+// Child processes of the benchmark: started pinned to a CPU set, tracked, and stopped
+// by PID (never by name) — also when the runner itself is interrupted.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const live = new Set()
+
+function killAll (signal) {
+  for (const child of live) {
+    try {
+      process.kill(child.pid, signal)
+    } catch {}
+  }
+}
+
+process.on('exit', () => killAll('SIGKILL'))
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killAll('SIGTERM')
+    process.exit(130)
+  })
+}
+
+export const TASKSET = '/usr/bin/taskset'
+
+/** True when CPU pinning is possible here. */
+export function canPin () {
+  if (!existsSync(TASKSET)) return false
+  try {
+    execFileSync(TASKSET, ['-c', '0', 'true'])
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The command line for `command args`, pinned to `cpus` when given. */
+export function pinned (cpus, command, args) {
+  return cpus === undefined ? [command, args] : [TASKSET, ['-c', cpus, command, ...args]]
+}
+
+/** Pins this process (the runner, mostly idle) to `cpus`, away from the server's core. */
+export function pinSelf (cpus) {
+  if (cpus !== undefined) execFileSync(TASKSET, ['-pc', cpus, String(process.pid)], { stdio: 'ignore' })
+}
+
+/**
+ * Starts a long-running process and resolves once `ready(stdoutSoFar)` returns a value
+ * (or rejects with its output when it exits or times out first).
+ */
+export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command } = {}) {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => { stderr += chunk })
+  child.on('exit', () => live.delete(child))
+  return new Promise((resolve, reject) => {
+    const fail = (why) => {
+      clearInterval(poll)
+      clearTimeout(timer)
+      stop(child).catch(() => {})
+      reject(new Error(`${name} ${why}\n${stdout}${stderr}`.trim()))
+    }
+    const check = () => {
+      const value = ready(stdout)
+      if (value !== undefined) {
+        clearInterval(poll)
+        clearTimeout(timer)
+        child.removeListener('exit', onExit)
+        resolve({ child, value, output: () => stdout + stderr })
+      }
+    }
+    const poll = setInterval(() => {
+      Promise.resolve().then(check).catch(fail)
+    }, 20)
+    const timer = setTimeout(() => fail(`was not ready within ${timeoutMs} ms`), timeoutMs)
+    const onExit = (code, signal) => fail(`exited early (${signal ?? code})`)
+    child.on('exit', onExit)
+  })
+}
+
+/** Stops a child by PID: SIGTERM, then SIGKILL if it lingers. */
+export async function stop (child, graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Runs a command to completion, collecting its output. */
+export function run (command, args, { env = process.env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    live.add(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => { stdout += chunk })
+    child.stderr.on('data', (chunk) => { stderr += chunk })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      live.delete(child)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for servers we cannot ask to pick one). */
+export function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/**
+ * CPU seconds a live process has used so far, all threads included: from each
+ * thread's schedstat (nanoseconds), or from /proc/<pid>/stat (clock ticks) without it.
+ */
+export function processCpuSeconds (pid) {
+  try {
+    let nanoseconds = 0
+    for (const thread of readdirSync(`/proc/${pid}/task`)) {
+      nanoseconds += Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
+    }
+    if (Number.isFinite(nanoseconds) && nanoseconds > 0) return nanoseconds / 1e9
+  } catch {}
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return NaN
+  }
+}
+
+/** Busy and total CPU seconds per core (from /proc/stat), to see who else used a core. */
+export function coreTimes () {
+  const cores = {}
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const match = /^cpu(\d+) (.*)$/.exec(line)
+    if (match === null) continue
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = match[2].trim().split(/\s+/).map(Number)
+    const busy = user + nice + system + irq + softirq + steal
+    cores[match[1]] = { busy: busy / CLOCK_TICKS, total: (busy + idle + iowait) / CLOCK_TICKS }
+  }
+  return cores
+}
+
+/** Expands a taskset CPU list such as `0`, `0,2` or `0-3` into core numbers. */
+export function cpuList (text) {
+  const cores = []
+  for (const part of String(text).split(',')) {
+    const [from, to = from] = part.split('-').map(Number)
+    for (let core = from; core <= to; core++) cores.push(String(core))
+  }
+  return cores
+}

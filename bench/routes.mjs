@@ -1,0 +1,25 @@
+// The routes every benchmark server has. Handlers are identical across servers: each
+// library exposes `request.session.get/set`, and the bare server a stand-in for it.
+
+/** What GET /login stores; the benchmark then replays the cookie it gets back. */
+export const SESSION_DATA = { user: 'bench-user', visits: 0, roles: ['reader', 'writer'] }
+
+/** @param {import('fastify').FastifyInstance} app */
+export function addRoutes (app) {
+  // Setup only (not measured): creates the session whose cookie the scenarios send.
+  app.get('/login', async (request) => {
+    for (const [key, value] of Object.entries(SESSION_DATA)) request.session.set(key, value)
+    return { ok: true }
+  })
+  // read: a valid cookie, the session is read and not changed.
+  // anon: the same route without a cookie.
+  app.get('/read', async (request) => ({ user: request.session.get('user') ?? null }))
+  // write: the session changes on every request (a new cookie or record each time).
+  app.get('/write', async (request) => {
+    const visits = (request.session.get('visits') ?? 0) + 1
+    request.session.set('visits', visits)
+    return { visits }
+  })
+  // optout: a route that opted out of sessions (ours); the peers have no equivalent.
+  app.get('/health', { config: { session: false } }, async () => ({ ok: true }))
+}
