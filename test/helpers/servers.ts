@@ -6,6 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -153,14 +154,28 @@ export class ServerProcess {
     await this.#exited
   }
 
-  /** Freezes the process: connections stay open but nothing answers (a hung server). */
-  pause (): void {
-    this.#child?.kill('SIGSTOP')
+  /**
+   * Freezes the process: connections stay open but nothing answers (a hung server).
+   * Resolves once the kernel reports it stopped: a signal is delivered asynchronously,
+   * and a server still running for a moment would answer the next request.
+   */
+  async pause (): Promise<void> {
+    const pid = this.#child?.pid
+    if (pid === undefined) throw new Error(`${this.name} is not running`)
+    process.kill(pid, 'SIGSTOP')
+    await waitFor(`${this.name} to stop`, async () => processState(pid) === 'T', 5000)
   }
 
   resume (): void {
     this.#child?.kill('SIGCONT')
   }
+}
+
+/** The state letter of a process in /proc (R running, S sleeping, T stopped…). */
+function processState (pid: number): string | undefined {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  // The command name is in parentheses and may contain spaces: the state follows it.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
 }
 
 async function answersPing (port: number): Promise<boolean> {

@@ -1,0 +1,113 @@
+/**
+ * RedisStorage on a real 3-master Redis Cluster through an ioredis `Cluster` client:
+ * sessions spread over the nodes, and every operation (read, write with and without a
+ * TTL, invalidate, newSession/regenerate deleting a record on another node) works,
+ * since the storage only ever sends single-key commands.
+ */
+import type { FastifyInstance } from 'fastify'
+import { Cluster, Redis } from 'ioredis'
+import t from 'tap'
+import { RedisStorage } from '../storages/redis.js'
+import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { startRedisCluster } from './helpers/servers.js'
+
+const nodes = await startRedisCluster(t)
+const cluster = new Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }])
+// One plain client per node, to see where the records really are.
+const perNode = nodes.map((node) => new Redis({ host: '127.0.0.1', port: node.port }))
+t.teardown(() => {
+  cluster.disconnect()
+  for (const client of perNode) client.disconnect()
+})
+
+function routes (app: FastifyInstance): void {
+  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
+  app.post('/set', async (request) => {
+    const { maxAge, ...data } = request.body as Record<string, unknown>
+    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
+    if (typeof maxAge === 'number') request.session.maxAge = maxAge
+    return { ok: true }
+  })
+  app.post('/login', async (request) => {
+    request.newSession().set('user', (request.body as { user: string }).user)
+    return { ok: true }
+  })
+  app.post('/regenerate', async (request) => {
+    request.session.regenerate(['user'])
+    request.session.set('role', 'admin')
+    return { ok: true }
+  })
+  app.post('/logout', async (request) => {
+    request.session.invalidate()
+    return { ok: true }
+  })
+}
+
+function keyOf (pair: string): string {
+  return 'AIOHTTP_SESSION_' + pair.slice(pair.indexOf('=') + 1)
+}
+
+/**
+ * Which nodes (indexes) hold `key`, from each node's own key list (asking a node about
+ * a key of another node's slot would only get a MOVED redirect).
+ */
+async function holderOf (key: string): Promise<number[]> {
+  const present = await Promise.all(perNode.map(async (client) => (await client.keys('AIOHTTP_SESSION_*')).includes(key)))
+  return present.flatMap((isThere, index) => (isThere ? [index] : []))
+}
+
+t.test('sessions spread over the three masters and every operation works', async (t) => {
+  const { app } = await buildApp(t, new RedisStorage(cluster, { maxAge: 3600 }), routes)
+  const inject = async (method: 'GET' | 'POST', url: string, cookie?: string, payload?: object) =>
+    app.inject({ method, url, ...(cookie === undefined ? {} : { headers: { cookie } }), ...(payload === undefined ? {} : { payload }) })
+
+  const sessions: string[] = []
+  for (let index = 0; index < 30; index++) {
+    const response = await inject('POST', '/set', undefined, { index })
+    t.equal(response.statusCode, 200)
+    sessions.push(cookiePair(response)!)
+  }
+  const perNodeCount = [0, 0, 0]
+  for (const pair of sessions) {
+    const holders = await holderOf(keyOf(pair))
+    t.equal(holders.length, 1, 'each record lives on exactly one master')
+    perNodeCount[holders[0]!]!++
+  }
+  t.ok(perNodeCount.every((count) => count > 0), `every master holds sessions (${perNodeCount.join(' / ')})`)
+
+  for (const [index, pair] of sessions.entries()) {
+    t.same((await inject('GET', '/read', pair)).json(), { data: { index }, isNew: false }, 'read back through the cluster')
+  }
+
+  // Logins whose old and new records sit on different nodes.
+  let crossNode = 0
+  for (const pair of sessions.slice(0, 10)) {
+    const oldHolder = (await holderOf(keyOf(pair)))[0]
+    const login = await inject('POST', '/login', pair, { user: 'ada' })
+    const next = cookiePair(login)!
+    const newHolder = await holderOf(keyOf(next))
+    if (newHolder[0] !== oldHolder) crossNode++
+    t.same(await holderOf(keyOf(pair)), [], 'the pre-login record is deleted')
+    t.equal(newHolder.length, 1)
+    t.same((await inject('GET', '/read', pair)).json(), { data: {}, isNew: true }, 'the old id is dead')
+
+    const regenerated = cookiePair(await inject('POST', '/regenerate', next))!
+    t.same(await holderOf(keyOf(next)), [], 'regenerate() deletes the old record')
+    t.same((await inject('GET', '/read', regenerated)).json(), { data: { user: 'ada', role: 'admin' }, isNew: false })
+
+    const shorter = await inject('POST', '/set', regenerated, { maxAge: 120, seen: true })
+    t.match(setCookies(shorter)[0], /; Max-Age=120; /)
+    const ttl = await cluster.ttl(keyOf(regenerated))
+    t.ok(ttl > 110 && ttl <= 120, `the per-session TTL applies on the cluster (${ttl})`)
+
+    const logout = await inject('POST', '/logout', regenerated)
+    t.match(setCookies(logout), [/^AIOHTTP_SESSION=""; /])
+    t.same(await holderOf(keyOf(regenerated)), [], 'invalidate() deletes the record')
+  }
+  t.ok(crossNode > 0, `some logins moved the session to another node (${crossNode} of 10)`)
+
+  const noTtl = new RedisStorage(cluster)
+  const { app: plain } = await buildApp(t, noTtl, routes)
+  const pair = cookiePair(await plain.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))!
+  t.equal(await cluster.ttl(keyOf(pair)), -1, 'no TTL without maxAge')
+})
