@@ -338,6 +338,11 @@ for (const makeBackend of backends) {
       const saved = await inject('POST', '/set', `AIOHTTP_SESSION=${id}`, { a: 1 })
       t.not(idOf(cookiePair(saved)), id, `${what}: saving afterwards uses a fresh id`)
     }
+    const python = defaultKeyFactory()
+    const created = Math.floor(Date.now() / 1000)
+    await backend.rawSet(key(python), `{"created": ${created}, "session": {"caf\\u00e9": "\\ud83d\\ude00", "n": [1.0, null]}}`)
+    t.same((await inject('GET', '/read', `AIOHTTP_SESSION=${python}`)).json(), { data: { café: '😀', n: [1, null] }, isNew: false, identity: python },
+      'a record as aiohttp-session writes it (json.dumps spacing, \\u escapes) loads')
     const legacy = defaultKeyFactory()
     await backend.rawSet(key(legacy), '{"session": {"from": "python"}}')
     t.same((await inject('GET', '/read', `AIOHTTP_SESSION=${legacy}`)).json(), { data: { from: 'python' }, isNew: false, identity: legacy },
