@@ -91,6 +91,20 @@ export class PythonService implements Service {
     return this.#stderr.join('')
   }
 
+  /**
+   * Waits until stderr, past its first `since` characters, contains `text`; false after
+   * `timeout` ms. A log line reaches us through a pipe, independently of the HTTP
+   * response it belongs to, so it may arrive a little after it.
+   */
+  async waitForLog (text: string, since: number, timeout = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeout
+    while (!this.stderr.slice(since).includes(text)) {
+      if (Date.now() > deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return true
+  }
+
   async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<Reply> {
     return await sendHttp(this.port, method, path, cookie, options)
   }
