@@ -57,3 +57,18 @@ t.test('key rotation in a mixed deployment: aiohttp knows one key, we re-issue o
   t.not(browser.value(), beforeRotation)
   t.same((await browser.read(rotatedPython)).session, { user: 'ann' }, 'which aiohttp with the new key reads')
 })
+
+t.test('clocks more than 60 s apart reject each other\'s Fernet tokens', async (t) => {
+  // With max_age set, Fernet refuses tokens stamped over 60 s in its future: a
+  // service whose clock runs ahead logs users out of the other one.
+  const now = Math.floor(Date.now() / 1000)
+  for (const [from, to] of [[python, fastify], [fastify, python]] as const) {
+    for (const [skew, readable] of [[60, true], [61, false]] as const) {
+      const browser = new Browser()
+      await browser.write(from, '/set', { user: 'ann' }, { clock: now + skew })
+      const view = await browser.read(to, '/get', { clock: now })
+      t.same(view.session, readable ? { user: 'ann' } : {},
+        `${to.name} ${readable ? 'reads' : 'refuses'} a token from ${from.name} ${skew} s ahead`)
+    }
+  }
+})

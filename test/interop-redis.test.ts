@@ -33,6 +33,11 @@ t.test('both write a uuid4-hex id and the envelope under AIOHTTP_SESSION_<id> wi
       ? `{"created": ${view.created}, "session": {"user": "ann", "n": 1}}`
       : `{"created":${view.created},"session":{"user":"ann","n":1}}`, `${service.name}: the record`)
     t.equal(await redis.ttl(`AIOHTTP_SESSION_${id}`), maxAge, `${service.name}: EX max_age`)
+
+    // session.max_age = None for one response: no EX at all.
+    const forever = new Browser()
+    await forever.write(service, '/set?max_age=none', { user: 'ann' })
+    t.equal(await redis.ttl(`AIOHTTP_SESSION_${forever.value() as string}`), -1, `${service.name}: no TTL without max_age`)
   }
 })
 
