@@ -57,9 +57,10 @@ t.test('a record that Redis expired is gone for both', async (t) => {
 })
 
 t.test('an id no server issued never reaches a 500 on ours', async (t) => {
-  // Quoted, with a space and a comma: Python unquotes it to "a b,c" and finds no record;
-  // we refuse it as an id before asking Redis.
-  for (const value of ['"a b\\054c"', 'f'.repeat(300), '0123456789abcdef0123456789abcdef']) {
+  // Quoted with a space and a comma (Python unquotes it to "a b,c"), empty, too long,
+  // or well-formed but unknown: Python finds no record; we refuse the malformed ones
+  // as ids before asking Redis.
+  for (const value of ['"a b\\054c"', '""', 'f'.repeat(300), '0123456789abcdef0123456789abcdef']) {
     const browser = new Browser()
     browser.setValue('AIOHTTP_SESSION', value)
     const ours = await browser.get(fastify, '/get')
