@@ -27,6 +27,8 @@ import Fastify from 'fastify'
 import sessionPlugin, { SimpleCookieStorage, generateKey, MissingDependencyError } from 'fastify-sessions'
 import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
 import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
+import { RedisStorage } from 'fastify-sessions/storages/redis'
+import { MemcachedStorage } from 'fastify-sessions/storages/memcached'
 
 const app = Fastify()
 await app.register(sessionPlugin, new EncryptedCookieStorage(generateKey(), { maxAge: 60 }))
@@ -41,6 +43,9 @@ assert.deepEqual((await app.inject({ url: '/', headers: { cookie } })).json(), {
 assert.ok(new SimpleCookieStorage())
 assert.throws(() => new NaClCookieStorage(generateKey()), (error) => error instanceof MissingDependencyError &&
   /install it with \`npm install sodium-native\`/.test(error.message))
+// ioredis and memjs are not installed: their storages still load (the app brings the client).
+assert.throws(() => new RedisStorage({}), /expects an ioredis client/)
+assert.throws(() => new MemcachedStorage({}), /expects a memjs client/)
 console.log('ESM import: ok')
 `)
   writeFileSync(join(work, 'cjs.cjs'), `
@@ -48,6 +53,8 @@ const assert = require('node:assert/strict')
 const Fastify = require('fastify')
 const sessions = require('fastify-sessions')
 const { EncryptedCookieStorage } = require('fastify-sessions/storages/encrypted-cookie')
+const { RedisStorage } = require('fastify-sessions/storages/redis')
+const { MemcachedStorage } = require('fastify-sessions/storages/memcached')
 
 async function main () {
   for (const plugin of [sessions, sessions.default, sessions.sessionPlugin]) {
@@ -57,6 +64,8 @@ async function main () {
     const response = await app.inject('/')
     assert.match(response.headers['set-cookie'], /^AIOHTTP_SESSION=gAAAAA/)
   }
+  assert.throws(() => new RedisStorage({}), /expects an ioredis client/)
+  assert.throws(() => new MemcachedStorage({}), /expects a memjs client/)
   console.log('CommonJS require: ok')
 }
 main().catch((error) => { console.error(error); process.exit(1) })

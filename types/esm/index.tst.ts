@@ -10,6 +10,10 @@ import sessionPlugin, {
 import type { SessionData, StorageOptions } from 'fastify-sessions'
 import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
 import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
+import { RedisStorage } from 'fastify-sessions/storages/redis'
+import { MemcachedStorage } from 'fastify-sessions/storages/memcached'
+import { Cluster, Redis } from 'ioredis'
+import memjs from 'memjs'
 import { describe, expect, test } from 'tstyche'
 
 declare module 'fastify-sessions' {
@@ -26,6 +30,14 @@ describe('registration', () => {
     expect(app.register(sessionPlugin, new EncryptedCookieStorage(generateKey(), { maxAge: 3600 }))).type.not.toRaiseError()
     expect(app.register(fastifySessions, new NaClCookieStorage([generateKey(), Buffer.alloc(32)]))).type.not.toRaiseError()
     expect(app.register(sessionPlugin, new SimpleCookieStorage({ sameSite: 'Strict', secure: true }))).type.not.toRaiseError()
+  })
+
+  test('server-side storages take ioredis (Redis or Cluster) and memjs clients', () => {
+    expect(new RedisStorage(new Redis({ lazyConnect: true }), { maxAge: 60, keyFactory: () => 'id', timeout: 500 })).type.not.toRaiseError()
+    expect(new RedisStorage(new Cluster([]))).type.not.toRaiseError()
+    expect(new MemcachedStorage(memjs.Client.create('127.0.0.1:11211'))).type.not.toRaiseError()
+    expect(new RedisStorage(new Redis({ lazyConnect: true }), { keyFactory: () => 1 })).type.toRaiseError()
+    expect(new RedisStorage({ get () {} })).type.toRaiseError()
   })
 
   test('rejects what is not a storage', () => {
