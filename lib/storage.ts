@@ -6,6 +6,7 @@ import { readEnvelope } from './envelope.js'
 import type { SessionEnvelope } from './envelope.js'
 import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from './errors.js'
 import { normalizeMaxAge } from './max-age.js'
+import { parsePythonJson } from './python-json.js'
 import { Session } from './session.js'
 import { kStaleIdentities, kStorageBrand } from './symbols.js'
 
@@ -35,7 +36,7 @@ export interface StorageOptions {
   partitioned?: boolean
   /** Turns the envelope into text; default `JSON.stringify`. */
   encoder?: (envelope: SessionEnvelope) => string
-  /** Turns text back into the envelope; default `JSON.parse`. */
+  /** Turns text back into the envelope; default `JSON.parse` (also reading Python's `NaN`/`Infinity`). */
   decoder?: (text: string) => unknown
 }
 
@@ -43,7 +44,7 @@ export interface StorageOptions {
 export type LoadFailure = string
 
 const defaultEncoder = (envelope: SessionEnvelope): string => JSON.stringify(envelope)
-const defaultDecoder = (text: string): unknown => JSON.parse(text)
+const defaultDecoder = parsePythonJson
 
 /** Characters allowed in Domain and Path: visible ASCII except `;` (which would start a new attribute). */
 const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/
