@@ -19,6 +19,8 @@ if [ -x /usr/bin/python3 ]; then
   need_python cryptography python3-cryptography
   need_python nacl python3-nacl
   need_python redis.asyncio python3-redis
+  # Debian's aiohttp-session 2.11 redis_storage imports distutils, which it does not depend on.
+  need_python distutils.version python3-distutils
 else
   missing="$missing python3 python3-aiohttp python3-aiohttp-session python3-cryptography python3-nacl python3-redis"
 fi
