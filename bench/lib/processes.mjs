@@ -41,9 +41,14 @@ export function pinned (cpus, command, args) {
   return cpus === undefined ? [command, args] : [TASKSET, ['-c', cpus, command, ...args]]
 }
 
+/** Pins a running process (all its threads) to `cpus`. */
+export function pinProcess (pid, cpus) {
+  if (cpus !== undefined) execFileSync(TASKSET, ['-apc', cpus, String(pid)], { stdio: 'ignore' })
+}
+
 /** Pins this process (the runner, mostly idle) to `cpus`, away from the server's core. */
 export function pinSelf (cpus) {
-  if (cpus !== undefined) execFileSync(TASKSET, ['-pc', cpus, String(process.pid)], { stdio: 'ignore' })
+  pinProcess(process.pid, cpus)
 }
 
 /**

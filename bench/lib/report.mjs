@@ -22,7 +22,11 @@ export function pairedRatio (results, a, b, scenario) {
   const pairs = runsOf(results, a, scenario).filter((run) => other.has(run.round))
   const ratios = pairs.map((run) => run.rps / other.get(run.round).rps)
   const byCpu = pairs.map((run) => other.get(run.round).cpuUsPerRequest / run.cpuUsPerRequest)
-  return { ratio: median(ratios), rounds: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios), byCpu: median(byCpu) }
+  // Noise from other processes only ever slows a run down, so on a busy machine the
+  // best round of each side is another estimate of the undisturbed ratio.
+  const best = (runs) => Math.max(...runs.map((run) => run.rps))
+  const bestRatio = best(pairs) / best([...other.values()])
+  return { ratio: median(ratios), rounds: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios), byCpu: median(byCpu), bestRatio }
 }
 
 /** Median store operations per request, per command. */
@@ -79,14 +83,14 @@ export function checkTargets (results, rows) {
       targets.push({ target: `${text}: ≥ ${minimum}×`, source, measured: 'not measured', met: undefined })
       return
     }
-    const { ratio, min, max, byCpu } = pairedRatio(results, a, b, scenario)
+    const { ratio, min, max, byCpu, bestRatio } = pairedRatio(results, a, b, scenario)
     targets.push({
       target: `${text}: ≥ ${minimum}×`,
       source,
       measured: `${ratio.toFixed(2)}× (rounds ${min.toFixed(2)}–${max.toFixed(2)})`,
       byCpu: `${byCpu.toFixed(2)}×`,
-      met: ratio >= minimum,
-      metByCpu: byCpu >= minimum
+      best: `${bestRatio.toFixed(2)}×`,
+      met: ratio >= minimum
     })
   }
   vsPeer('ours-nacl', 'secure-session', 'read', 1.25, 'issue 5', 'NaCl vs @fastify/secure-session, read-only')
@@ -173,13 +177,14 @@ export function markdown (results) {
   out('### Targets')
   out()
   const yesNo = (met) => (met === undefined ? '–' : met ? 'yes' : '**no**')
-  out('Ratios are medians over rounds of ratios taken within one round. "By CPU" estimates the same ratio from ' +
-    'server CPU time per request, which holds up better when other processes share the machine.')
+  out('"Measured" is the median over rounds of req/s ratios taken within one round; it decides "met?". ' +
+    'On a busy machine two more estimates help: "by CPU" (the ratio of server CPU time per request) and ' +
+    '"best rounds" (best req/s of each side: noise only slows runs down).')
   out()
-  out('| target | source | measured: req/s ratio (range over rounds) | met? | by CPU/request | met by CPU? |')
+  out('| target | source | measured: req/s ratio (range over rounds) | met? | by CPU/request | best rounds |')
   out('|---|---|---|---|---|---|')
   for (const target of targets) {
-    out(`| ${target.target} | ${target.source} | ${target.measured} | ${yesNo(target.met)} | ${target.byCpu ?? ''} | ${target.byCpu === undefined ? '' : yesNo(target.metByCpu)} |`)
+    out(`| ${target.target} | ${target.source} | ${target.measured} | ${yesNo(target.met)} | ${target.byCpu ?? ''} | ${target.best ?? ''} |`)
   }
   out()
 

@@ -1,0 +1,210 @@
+// Micro-benchmarks of the hot path's building blocks, each next to a candidate
+// replacement: `node bench/micro.mjs [--package DIR] [--filter text]`.
+//
+// They size the suggestions in bench/README.md ("what the profile says"): each line is
+// nanoseconds per operation (median of interleaved batches), and the difference tells
+// what a change could save per request. They are not a substitute for bench/run.mjs.
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hash, randomFillSync, timingSafeEqual } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+
+const { values: options } = parseArgs({
+  options: {
+    package: { type: 'string' },
+    filter: { type: 'string' },
+    batches: { type: 'string', default: '15' }
+  }
+})
+const dir = options.package === undefined ? fileURLToPath(new URL('..', import.meta.url)) : resolve(options.package)
+const ours = (file) => import(pathToFileURL(join(dir, 'dist/esm', file)).href)
+const sodium = createRequire(import.meta.url)('sodium-native')
+
+const { quoteCookieValue, formatExpires } = await ours('lib/cookie.js')
+const { NaClCookieStorage } = await ours('storages/nacl-cookie.js')
+const { EncryptedCookieStorage } = await ours('storages/encrypted-cookie.js')
+
+/** Median ns/op of `fn` over interleaved batches (all candidates of a group alternate). */
+function compare (title, candidates, { iterations = 20000 } = {}) {
+  if (options.filter !== undefined && !title.includes(options.filter)) return
+  const samples = new Map(Object.keys(candidates).map((name) => [name, []]))
+  for (const fn of Object.values(candidates)) for (let i = 0; i < iterations; i++) fn() // warm-up
+  for (let batch = 0; batch < Number(options.batches); batch++) {
+    for (const [name, fn] of Object.entries(candidates)) {
+      const start = process.hrtime.bigint()
+      for (let i = 0; i < iterations; i++) fn()
+      samples.get(name).push(Number(process.hrtime.bigint() - start) / iterations)
+    }
+  }
+  console.log(`\n${title}`)
+  const base = median(samples.get(Object.keys(candidates)[0]))
+  for (const [name, values] of samples) {
+    const ns = median(values)
+    console.log(`  ${name.padEnd(58)} ${ns.toFixed(0).padStart(7)} ns/op  ${name === Object.keys(candidates)[0] ? '' : `(${(ns - base >= 0 ? '+' : '') + (ns - base).toFixed(0)} ns)`}`)
+  }
+}
+
+function median (values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+let sink = 0
+const use = (value) => { sink ^= typeof value === 'string' ? value.length : (value?.length ?? 1) }
+
+// ---- cookie value quoting (every write: NaCl's standard base64 has '/', '+' and '=') ----
+const key = Buffer.from('6KfEbZsP3Vx8Uu1mBq0yWn4tLr7cJd2aHg9kFe5oTiQ=', 'base64')
+const envelopeText = JSON.stringify({ created: 1763773000, session: { user: 'bench-user', visits: 1, roles: ['reader', 'writer'] } })
+const naclValue = (() => {
+  const box = Buffer.alloc(24 + 16 + Buffer.byteLength(envelopeText))
+  sodium.randombytes_buf(box.subarray(0, 24))
+  sodium.crypto_secretbox_easy(box.subarray(24), Buffer.from(envelopeText), box.subarray(0, 24), key)
+  return box.toString('base64')
+})()
+const BARE = /^[A-Za-z0-9!#$%&'*+\-.^_`|~:]+$/
+// Everything Python leaves literal inside quotes (bare characters plus ` ()/<=>?@[]{}`).
+const LITERAL_IN_QUOTES = /^[A-Za-z0-9!#$%&'*+\-.^_`|~: ()/<=>?@[\]{}]*$/
+function quoteFast (value) {
+  if (BARE.test(value)) return value
+  if (LITERAL_IN_QUOTES.test(value)) return '"' + value + '"'
+  return quoteCookieValue(value)
+}
+if (quoteFast(naclValue) !== quoteCookieValue(naclValue)) throw new Error('quoteFast differs')
+compare(`quoteCookieValue on a NaCl cookie (${naclValue.length} chars)`, {
+  'current: character loop': () => use(quoteCookieValue(naclValue)),
+  'candidate: one regex, then wrap in quotes': () => use(quoteFast(naclValue))
+})
+
+// ---- random IV / nonce ----
+const iv = Buffer.alloc(16)
+const nonce = Buffer.alloc(24)
+const POOL_BYTES = 4096
+let pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES))
+let poolOffset = 0
+function pooledRandom (target) {
+  if (poolOffset + target.length > POOL_BYTES) {
+    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES))
+    poolOffset = 0
+  }
+  pool.copy(target, 0, poolOffset, poolOffset + target.length)
+  poolOffset += target.length
+  return target
+}
+compare('random bytes for one IV (16) / nonce (24)', {
+  'current Fernet: randomFillSync(16 bytes)': () => use(randomFillSync(iv)),
+  'current NaCl: sodium.randombytes_buf(24 bytes)': () => use(sodium.randombytes_buf(nonce)),
+  'candidate: copy from a 4 KiB randomFillSync pool (16)': () => use(pooledRandom(iv)),
+  'candidate: copy from a 4 KiB randomFillSync pool (24)': () => use(pooledRandom(nonce))
+}, { iterations: 50000 })
+
+// ---- Fernet MAC (HMAC-SHA256 over ~100 bytes) ----
+const signing = key.subarray(0, 16)
+const signingKeyObject = createSecretKey(signing)
+const token = Buffer.alloc(25 + 96)
+const ipad = Buffer.alloc(64, 0x36)
+const opad = Buffer.alloc(64, 0x5c)
+for (let i = 0; i < signing.length; i++) {
+  ipad[i] ^= signing[i]
+  opad[i] ^= signing[i]
+}
+function hmacByHash (data) {
+  const inner = hash('sha256', Buffer.concat([ipad, data]), 'buffer')
+  return hash('sha256', Buffer.concat([opad, inner]), 'buffer')
+}
+if (!hmacByHash(token).equals(createHmac('sha256', signing).update(token).digest())) throw new Error('hmacByHash differs')
+compare('HMAC-SHA256 of a Fernet token body (121 bytes)', {
+  'current: createHmac(KeyObject)': () => use(createHmac('sha256', signingKeyObject).update(token).digest()),
+  'candidate: createHmac(Buffer key)': () => use(createHmac('sha256', signing).update(token).digest()),
+  'candidate: two crypto.hash() calls on precomputed pads': () => use(hmacByHash(token))
+})
+
+// ---- AES-128-CBC (Fernet) ----
+const encryption = key.subarray(16, 32)
+const encryptionKeyObject = createSecretKey(encryption)
+const plaintext = Buffer.from(envelopeText)
+const cbc = (() => {
+  const cipher = createCipheriv('aes-128-cbc', encryption, iv)
+  return Buffer.concat([cipher.update(plaintext), cipher.final()])
+})()
+compare(`AES-128-CBC decrypt of ${cbc.length} bytes`, {
+  'current: createDecipheriv(KeyObject)': () => {
+    const decipher = createDecipheriv('aes-128-cbc', encryptionKeyObject, iv)
+    use(Buffer.concat([decipher.update(cbc), decipher.final()]))
+  },
+  'candidate: createDecipheriv(Buffer key)': () => {
+    const decipher = createDecipheriv('aes-128-cbc', encryption, iv)
+    use(Buffer.concat([decipher.update(cbc), decipher.final()]))
+  }
+})
+compare('timingSafeEqual of 32 bytes', { timingSafeEqual: () => use(timingSafeEqual(token.subarray(0, 32), token.subarray(32, 64))) }, { iterations: 100000 })
+
+// ---- envelope encoding ----
+const map = new Map([['user', 'bench-user'], ['visits', 1], ['roles', ['reader', 'writer']]])
+compare('envelope JSON.stringify', {
+  'current: session.toJSON() (null-prototype object)': () => {
+    const object = Object.create(null)
+    for (const [k, v] of map) object[k] = v
+    use(JSON.stringify({ created: 1763773000, session: object }))
+  },
+  'candidate: Object.fromEntries(map) (own data properties, same JSON)': () => use(JSON.stringify({ created: 1763773000, session: Object.fromEntries(map) }))
+}, { iterations: 50000 })
+
+// ---- expires attribute ----
+let cachedSecond = -1
+let cachedExpires = ''
+function cachedFormat (seconds) {
+  if (seconds !== cachedSecond) {
+    cachedSecond = seconds
+    cachedExpires = formatExpires(seconds)
+  }
+  return cachedExpires
+}
+compare('expires date for Set-Cookie', {
+  'current: formatExpires per response': () => use(formatExpires(Math.floor(Date.now() / 1000) + 3600)),
+  'candidate: cached per second': () => use(cachedFormat(Math.floor(Date.now() / 1000) + 3600))
+}, { iterations: 100000 })
+
+// ---- whole storage operations (what the plugin calls per request) ----
+const fakeRequest = (cookie) => ({ headers: { cookie }, log: { debug () {}, warn () {} } })
+const fakeReply = () => ({ header () { return this } })
+for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, { maxAge: 3600 })], ['EncryptedCookieStorage', new EncryptedCookieStorage(key, { maxAge: 3600 })]]) {
+  const session = storage.newSession()
+  for (const [k, v] of map) session.set(k, v)
+  let setCookie = ''
+  storage.saveSession(fakeRequest(undefined), { header (_name, value) { setCookie = value } }, session)
+  const cookie = setCookie.split(';')[0]
+  const loaded = storage.loadSession(fakeRequest(cookie))
+  if (loaded.get('user') !== 'bench-user') throw new Error(`${name} round trip failed`)
+  compare(`${name}: whole load and save`, {
+    'loadSession (read path: find, open, parse)': () => use(storage.loadSession(fakeRequest(cookie)).size),
+    'saveSession (write path: encode, seal, Set-Cookie)': () => storage.saveSession(fakeRequest(cookie), fakeReply(), loaded),
+    'newSession (anonymous path)': () => use(storage.loadSession(fakeRequest(undefined)).size)
+  })
+}
+
+// ---- request.routeOptions, read by the plugin's opt-out check ----
+const app = Fastify()
+let routeOptionsNs = 0
+let configNs = 0
+app.get('/', { config: { session: true } }, async (request) => {
+  const n = 200000
+  let start = process.hrtime.bigint()
+  for (let i = 0; i < n; i++) use(request.routeOptions.config.session ? 'a' : '')
+  routeOptionsNs = Number(process.hrtime.bigint() - start) / n
+  const cached = request.routeOptions.config
+  start = process.hrtime.bigint()
+  for (let i = 0; i < n; i++) use(cached.session ? 'a' : '')
+  configNs = Number(process.hrtime.bigint() - start) / n
+  return 'ok'
+})
+if (options.filter === undefined || 'request.routeOptions'.includes(options.filter)) {
+  await app.inject('/')
+  await app.inject('/')
+  console.log('\nrequest.routeOptions.config.session (the opt-out check, per access)')
+  console.log(`  ${'current: request.routeOptions (builds a 12-field object)'.padEnd(58)} ${routeOptionsNs.toFixed(0).padStart(7)} ns/op`)
+  console.log(`  ${'a config object read once'.padEnd(58)} ${configNs.toFixed(0).padStart(7)} ns/op`)
+}
+await app.close()
+if (sink === 0.5) console.log(sink)
