@@ -323,6 +323,10 @@ t.test('a server-side storage loads in onRequest, once', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   app.addHook('onRequest', async (request) => {
+    if (request.url === '/nowhere') {
+      t.throws(() => request.session, { message: /request\.session on GET \/nowhere is not loaded yet/ }, 'the not-found route is named by its URL')
+      t.throws(() => request.newSession(), { name: 'SessionNotAvailableError' }, 'newSession() needs the old session loaded first')
+    }
     if (request.url !== '/early') return
     t.throws(() => request.session, { name: 'SessionNotAvailableError', message: /not loaded yet: MemoryStorage loads it in its onRequest hook.*await getSession\(request\)/ })
     const session = await getSession(request)
@@ -340,6 +344,7 @@ t.test('a server-side storage loads in onRequest, once', async (t) => {
     return 'ok'
   })
 
+  t.equal((await app.inject('/nowhere')).statusCode, 404)
   const first = await app.inject('/count')
   t.equal(storage.reads, 0, 'no cookie: no read')
   const cookie = cookiePair(first) as string
@@ -357,6 +362,17 @@ t.test('a server-side storage loads in onRequest, once', async (t) => {
   const logout = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: 'AIOHTTP_SESSION=id2' } })
   t.match(setCookies(logout), [/^AIOHTTP_SESSION=""; expires=Thu, 01 Jan 1970/])
   t.equal(storage.records.size, 0, 'logout deletes the record')
+})
+
+t.test('encodeSession writes {} for an empty session, as aiohttp does', async (t) => {
+  class Exposed extends MemoryStorage {
+    encode (session: Session): string {
+      return this.encodeSession(session)
+    }
+  }
+  const storage = new Exposed()
+  t.equal(storage.encode(storage.newSession()), '{}')
+  t.equal(storage.encode(new Session({ data: { a: 1 }, created: 5 })), '{"created":5,"session":{"a":1}}')
 })
 
 t.test('storages that misbehave fail the request, not the process', async (t) => {
