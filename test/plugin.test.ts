@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import fastifyCookie from '@fastify/cookie'
 import Fastify from 'fastify'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import t from 'tap'
 import sessionPlugin, {
   AbstractStorage, Session, SessionConfigError, SimpleCookieStorage, generateKey, getSession, newSession
@@ -9,6 +9,7 @@ import sessionPlugin, {
 import type { StorageOptions } from '../index.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { MemoryStorage } from './helpers/memory-storage.js'
 
 /** An EncryptedCookieStorage that counts the cryptographic work it does. */
 class CountingStorage extends EncryptedCookieStorage {
@@ -33,39 +34,6 @@ class CountingStorage extends EncryptedCookieStorage {
   protected override sealCookie (text: string): string {
     this.sealed++
     return super.sealCookie(text)
-  }
-}
-
-/**
- * A server-side storage in the smallest form, as the README shows: records in a Map,
- * loaded asynchronously in onRequest. Counts its reads.
- */
-class MemoryStorage extends AbstractStorage {
-  readonly records = new Map<string, string>()
-  reads = 0
-  #next = 0
-
-  override async loadSession (request: FastifyRequest): Promise<Session> {
-    const id = this.loadCookie(request)
-    if (id === undefined) return this.newSession()
-    this.reads++
-    const text = this.records.get(id)
-    if (text === undefined) return this.rejectSession(request, 'unknown or expired id')
-    const session = this.decodeSession(text, id)
-    return typeof session === 'string' ? this.rejectSession(request, session) : session
-  }
-
-  override async saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): Promise<void> {
-    for (const id of this.staleIdentities(session)) this.records.delete(id)
-    if (session.empty) {
-      if (session.identity !== null) this.records.delete(session.identity)
-      if (this.loadCookie(request) !== undefined) this.deleteCookie(reply)
-      return
-    }
-    if (session.identity === null) session.setNewIdentity(`id${++this.#next}`)
-    const id = session.identity as string
-    this.records.set(id, this.encodeSession(session))
-    this.saveCookie(reply, id, session.maxAge)
   }
 }
 
