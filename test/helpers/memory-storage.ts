@@ -34,4 +34,3 @@ export class MemoryStorage extends AbstractStorage {
     this.saveCookie(reply, id, session.maxAge)
   }
 }
-
