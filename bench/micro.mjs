@@ -184,6 +184,29 @@ for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, 
   })
 }
 
+// ---- the same work in @fastify/secure-session (+ @fastify/cookie), for scale ----
+{
+  const { default: fastifyCookie } = await import('@fastify/cookie')
+  const { default: secureSession } = await import('@fastify/secure-session')
+  const peer = Fastify()
+  await peer.register(fastifyCookie)
+  await peer.register(secureSession, { key, expiry: 3600, cookie: { path: '/', maxAge: 3600 } })
+  await peer.ready()
+  const session = peer.createSecureSession({})
+  for (const [k, v] of map) session.set(k, v)
+  const value = peer.encodeSecureSession(session)
+  const header = 'session=' + fastifyCookie.serialize('session', value).split('=').slice(1).join('=').split(';')[0]
+  const log = { debug () {}, trace () {} }
+  const cookieOptions = { path: '/', maxAge: 3600, httpOnly: true }
+  if (peer.decodeSecureSession(fastifyCookie.parse(header).session, log).get('user') !== 'bench-user') throw new Error('secure-session round trip failed')
+  compare('@fastify/secure-session: the same load and save, for comparison', {
+    'read: cookie.parse(header) + decodeSecureSession': () => use(peer.decodeSecureSession(fastifyCookie.parse(header).session, log)),
+    'write: encodeSecureSession + cookie.serialize': () => use(fastifyCookie.serialize('session', peer.encodeSecureSession(session), cookieOptions)),
+    'anonymous: cookie.parse(undefined) + empty session': () => use(peer.decodeSecureSession(fastifyCookie.parse('').session, log) ?? peer.createSecureSession({}))
+  })
+  await peer.close()
+}
+
 // ---- request.routeOptions, read by the plugin's opt-out check ----
 const app = Fastify()
 let routeOptionsNs = 0

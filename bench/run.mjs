@@ -18,7 +18,7 @@ import { markdown } from './lib/report.mjs'
 import { findScenario, login, probe, scenarios as allScenarios } from './lib/scenarios.mjs'
 import { opsPerRequest, startMemcached, startRedis } from './lib/stores.mjs'
 import { WRK, runWrk } from './lib/wrk.mjs'
-import { findServer, missingFiles, packageDir, servers as allServers } from './servers.mjs'
+import { findServer, missingFiles, packageDir, servers as allServers, variantB } from './servers.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RESULTS = `${ROOT}bench/results`
@@ -39,13 +39,14 @@ const HELP = `Usage: node bench/run.mjs [options]
   --load-cpus L       taskset CPU list for wrk, Redis and Memcached (default: 0)
   --no-pin            do not pin processes to CPUs
   --max-noise F       re-measure a scenario when other processes took more than this
-                      share of the server's core during it (default 0.1) …
+                      share of the server's or wrk's core during it (default 0.1) …
   --retries N         … at most N times, keeping the quietest attempt (default 2)
   --readme            write the results into bench/README.md (default: only for a full run)
   --no-readme         never write bench/README.md
   --allow-stale       run even if dist/ is older than the sources
   --package DIR       measure the build in DIR/dist/esm instead of this repository's
-                      (e.g. a build of another commit, for an A/B comparison)
+  --compare DIR       also measure our servers on the build in DIR/dist/esm (as
+                      ours-…@b), in the same rounds: an A/B comparison of two builds
   --list              list the servers and exit
 
 Servers: ${allServers.map((s) => s.name).join(', ')}`
@@ -68,6 +69,7 @@ const { values: options } = parseArgs({
     'no-readme': { type: 'boolean', default: false },
     'allow-stale': { type: 'boolean', default: false },
     package: { type: 'string' },
+    compare: { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false }
   }
@@ -75,6 +77,7 @@ const { values: options } = parseArgs({
 
 // Read by servers.mjs here and in every server process.
 if (options.package !== undefined) process.env.BENCH_PACKAGE_DIR = resolve(options.package) + '/'
+if (options.compare !== undefined) process.env.BENCH_PACKAGE_DIR_B = resolve(options.compare) + '/'
 
 if (options.help) {
   console.log(HELP)
@@ -106,9 +109,10 @@ if (!Number.isInteger(retries) || retries < 0) {
   process.exit(2)
 }
 const names = options.only?.split(',').map((name) => name.trim()).filter(Boolean)
-const selected = names === undefined
+const chosen = names === undefined
   ? allServers.filter((server) => options.all || !server.optional)
   : allServers.filter((server) => server.name === 'bare' || names.map((name) => findServer(name).name).includes(server.name))
+const selected = options.compare === undefined ? chosen : [...chosen, ...chosen.filter((server) => server.ours).map(variantB)]
 const scenarios = options.scenarios === undefined ? allScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
 const fullRun = names === undefined && options.scenarios === undefined && rounds >= 3
 
@@ -135,13 +139,14 @@ function log (text) {
   process.stderr.write(text + '\n')
 }
 
-function snapshot (server, stores, serverCores) {
+function snapshot (server, stores, serverCores, loadCores) {
   const cores = coreTimes()
   return {
     at: performance.now(),
     serverCpu: server.cpuSeconds(),
     storeCpu: Object.values(stores).reduce((sum, store) => sum + store.cpuSeconds(), 0),
-    serverCoreBusy: serverCores.reduce((sum, core) => sum + (cores[core]?.busy ?? 0), 0)
+    serverCoreBusy: serverCores.reduce((sum, core) => sum + (cores[core]?.busy ?? 0), 0),
+    loadCoreBusy: loadCores.reduce((sum, core) => sum + (cores[core]?.busy ?? 0), 0)
   }
 }
 
@@ -163,16 +168,17 @@ async function measureServer (entry, round, context) {
       setCookie[scenario.name] = (await probe(server.base, scenario, cookie, { checkBody: entry.name !== 'bare' })).setCookie
     }
     const serverCores = pinning.serverCpus === undefined ? [] : cpuList(pinning.serverCpus)
+    const loadCores = pinning.loadCpus === undefined ? [] : cpuList(pinning.loadCpus)
     for (const scenario of scenarios) {
       const load = { url: server.url(scenario.path), cookie: scenario.cookie ? cookie : undefined, connections, cpus: pinning.loadCpus }
       await runWrk({ ...load, seconds: warmup })
       let best
       for (let attempt = 0; attempt <= retries; attempt++) {
-        const run = await measureScenario(entry, scenario, round, { server, load, stores, serverCores, setCookie: setCookie[scenario.name] })
+        const run = await measureScenario(entry, scenario, round, { server, load, stores, serverCores, loadCores, setCookie: setCookie[scenario.name] })
         run.attempts = attempt + 1
-        if (best === undefined || (run.foreignCpu ?? 0) < (best.foreignCpu ?? 0)) best = run
-        if ((run.foreignCpu ?? 0) <= maxNoise) break
-        if (attempt < retries) log(`  ${entry.name} ${scenario.name}: other processes took ${Math.round(run.foreignCpu * 100)}% of the server's core; measuring again`)
+        if (best === undefined || noise(run) < noise(best)) best = run
+        if (noise(run) <= maxNoise) break
+        if (attempt < retries) log(`  ${entry.name} ${scenario.name}: other processes took ${Math.round(noise(run) * 100)}% of a measured core; measuring again`)
       }
       runs.push(best)
       logRun(best)
@@ -182,23 +188,30 @@ async function measureServer (entry, round, context) {
   }
 }
 
+/** The larger share of a core (server's or load generator's) that other processes took. */
+function noise (run) {
+  return Math.max(run.foreignCpu ?? 0, run.foreignLoadCpu ?? 0)
+}
+
 function logRun (run) {
   log(`  ${run.server.padEnd(24)} ${run.scenario.padEnd(7)} ${Math.round(run.rps).toString().padStart(7)} req/s  p99 ${run.latencyMs.p99.toFixed(2).padStart(6)} ms  ` +
     `${run.cpuUsPerRequest.toFixed(1).padStart(6)} µs CPU/req  wrk ${Math.round(run.wrkCpu * 100)}%  server ${Math.round(run.serverCpu * 100)}%` +
-    (run.foreignCpu === undefined ? '' : `  others ${Math.round(run.foreignCpu * 100)}%`) +
+    (run.foreignCpu === undefined ? '' : `  others ${Math.round(run.foreignCpu * 100)}%/${Math.round(run.foreignLoadCpu * 100)}%`) +
     (run.errorCount > 0 ? `  ERRORS ${run.errorCount}` : ''))
 }
 
 /** One measured wrk run of a scenario, with the CPU and store counters around it. */
-async function measureScenario (entry, scenario, round, { server, load, stores, serverCores, setCookie }) {
+async function measureScenario (entry, scenario, round, { server, load, stores, serverCores, loadCores, setCookie }) {
   const countersBefore = await storeCounters(stores, entry)
-  const before = snapshot(server, stores, serverCores)
+  const before = snapshot(server, stores, serverCores, loadCores)
   const result = await runWrk({ ...load, seconds: duration })
-  const after = snapshot(server, stores, serverCores)
+  const after = snapshot(server, stores, serverCores, loadCores)
   const countersAfter = await storeCounters(stores, entry)
   const wall = (after.at - before.at) / 1000
   const serverCpu = (after.serverCpu - before.serverCpu) / wall
   const coreBusy = (after.serverCoreBusy - before.serverCoreBusy) / wall
+  const storeCpu = (after.storeCpu - before.storeCpu) / wall
+  const loadBusy = (after.loadCoreBusy - before.loadCoreBusy) / wall
   return {
     round,
     server: entry.name,
@@ -215,9 +228,12 @@ async function measureScenario (entry, scenario, round, { server, load, stores, 
     // Server CPU time per request: the cost of a request, even when the server was not
     // the bottleneck (a busy machine): the figure to compare on a noisy machine.
     cpuUsPerRequest: ((after.serverCpu - before.serverCpu) * 1e6) / result.requests,
-    storeCpu: entry.needs.length === 0 ? undefined : (after.storeCpu - before.storeCpu) / wall,
+    storeCpu: entry.needs.length === 0 ? undefined : storeCpu,
     // The share of the server's cores that other processes took during the run.
     foreignCpu: serverCores.length === 0 ? undefined : Math.max(0, (coreBusy - serverCpu) / serverCores.length),
+    // The same on the load generator's cores (besides wrk and the stores). It matters
+    // too: the two "cores" of a small VM are often hyper-threads of one physical core.
+    foreignLoadCpu: loadCores.length === 0 ? undefined : Math.max(0, (loadBusy - result.wrkCpu - storeCpu) / loadCores.length),
     storeOps: entry.needs.length === 0
       ? undefined
       : Object.assign({}, ...entry.needs.map((kind) => opsPerRequest(countersBefore[kind], countersAfter[kind], result.requests)))
@@ -291,11 +307,12 @@ async function main () {
       pinning,
       machine: machineInfo(),
       package: packageDir() === `${ROOT}` ? '.' : packageDir(),
+      compare: process.env.BENCH_PACKAGE_DIR_B,
       git: gitRevision(packageDir()),
       versions: Object.fromEntries([...new Set(['fastify', ...active.flatMap((entry) => entry.packages)])].map((name) => [name, packageVersion(name, packageDir())]))
     },
     scenarios: scenarios.map(({ name, title, path, cookie }) => ({ name, title, path, cookie })),
-    servers: servers.map(({ name, label, ours, optOut, needs, skipped }) => ({ name, label, ours, optOut, needs, skipped })),
+    servers: servers.map(({ name, label, ours, optOut, needs, skipped, variant, base }) => ({ name, label, ours, optOut, needs, skipped, variant, base })),
     runs: context.runs,
     failures
   }

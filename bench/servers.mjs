@@ -20,8 +20,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
  * directory given by BENCH_PACKAGE_DIR (run.mjs --package), e.g. a build of another
  * commit for an A/B comparison.
  */
-export function packageDir () {
-  return process.env['BENCH_PACKAGE_DIR'] ?? ROOT
+export function packageDir (env = process.env) {
+  return env['BENCH_PACKAGE_DIR'] ?? ROOT
 }
 const MAX_AGE = 3600
 /** A fixed 32-byte key, so that a cookie stays valid across server restarts. */
@@ -44,13 +44,13 @@ async function memcachedClient (env) {
  * `fastify-sessions/storages/…`, resolved through its exports map to dist/esm), or
  * the same files of the package in BENCH_PACKAGE_DIR.
  */
-function importOurs (subpath = '') {
-  if (process.env['BENCH_PACKAGE_DIR'] === undefined) return import(subpath === '' ? 'fastify-sessions' : `fastify-sessions/${subpath}`)
-  return import(pathToFileURL(join(packageDir(), 'dist/esm', subpath === '' ? 'index.js' : `${subpath}.js`)).href)
+function importOurs (env, subpath = '') {
+  if (env['BENCH_PACKAGE_DIR'] === undefined) return import(subpath === '' ? 'fastify-sessions' : `fastify-sessions/${subpath}`)
+  return import(pathToFileURL(join(packageDir(env), 'dist/esm', subpath === '' ? 'index.js' : `${subpath}.js`)).href)
 }
 
-async function registerOurs (app, storage) {
-  const { default: sessionPlugin } = await importOurs()
+async function registerOurs (app, env, storage) {
+  const { default: sessionPlugin } = await importOurs(env)
   await app.register(sessionPlugin, storage)
 }
 
@@ -65,6 +65,8 @@ async function registerOurs (app, storage) {
  * @property {boolean} [optional]  left out unless named by --only or --all
  * @property {string} optOut       what the `config: { session: false }` route does here
  * @property {string} [cookie]     a Cookie header to send instead of logging in (bare)
+ * @property {'b'} [variant]       set on the build-B copies that variantB() makes
+ * @property {string} [base]       for a build-B copy, the name of the original
  * @property {(app: import('fastify').FastifyInstance, env: NodeJS.ProcessEnv) => Promise<void | (() => Promise<void>)>} register
  */
 
@@ -197,9 +199,9 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/storages/encrypted-cookie.js'],
     optOut: '`config: { session: false }`',
-    async register (app) {
-      const { EncryptedCookieStorage } = await importOurs('storages/encrypted-cookie')
-      await registerOurs(app, new EncryptedCookieStorage(KEY, { maxAge: MAX_AGE }))
+    async register (app, env) {
+      const { EncryptedCookieStorage } = await importOurs(env, 'storages/encrypted-cookie')
+      await registerOurs(app, env, new EncryptedCookieStorage(KEY, { maxAge: MAX_AGE }))
     }
   },
   {
@@ -210,9 +212,9 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/storages/nacl-cookie.js'],
     optOut: '`config: { session: false }`',
-    async register (app) {
-      const { NaClCookieStorage } = await importOurs('storages/nacl-cookie')
-      await registerOurs(app, new NaClCookieStorage(KEY, { maxAge: MAX_AGE }))
+    async register (app, env) {
+      const { NaClCookieStorage } = await importOurs(env, 'storages/nacl-cookie')
+      await registerOurs(app, env, new NaClCookieStorage(KEY, { maxAge: MAX_AGE }))
     }
   },
   {
@@ -224,9 +226,9 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/index.js'],
     optOut: '`config: { session: false }`',
-    async register (app) {
-      const { SimpleCookieStorage } = await importOurs()
-      await registerOurs(app, new SimpleCookieStorage({ maxAge: MAX_AGE }))
+    async register (app, env) {
+      const { SimpleCookieStorage } = await importOurs(env)
+      await registerOurs(app, env, new SimpleCookieStorage({ maxAge: MAX_AGE }))
     }
   },
   {
@@ -238,10 +240,10 @@ export const servers = [
     requires: ['dist/esm/storages/redis.js'],
     optOut: '`config: { session: false }`',
     async register (app, env) {
-      const { RedisStorage } = await importOurs('storages/redis')
+      const { RedisStorage } = await importOurs(env, 'storages/redis')
       // Built the way users build it (`new Redis({ host, port })`, defaults otherwise).
       const client = await redisClient(env)
-      await registerOurs(app, new RedisStorage(client, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new RedisStorage(client, { maxAge: MAX_AGE }))
       return async () => { client.disconnect() }
     }
   },
@@ -254,9 +256,9 @@ export const servers = [
     requires: ['dist/esm/storages/memcached.js'],
     optOut: '`config: { session: false }`',
     async register (app, env) {
-      const { MemcachedStorage } = await importOurs('storages/memcached')
+      const { MemcachedStorage } = await importOurs(env, 'storages/memcached')
       const client = await memcachedClient(env)
-      await registerOurs(app, new MemcachedStorage(client, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new MemcachedStorage(client, { maxAge: MAX_AGE }))
       return async () => { client.close() }
     }
   }
@@ -266,12 +268,29 @@ export const servers = [
 const STUB_DATA = { user: 'bench-user', visits: 0 }
 
 /** Why an entry cannot run with this build, or undefined when it can. */
-export function missingFiles (entry) {
-  const missing = entry.requires.filter((file) => !existsSync(join(packageDir(), file)))
-  return missing.length === 0 ? undefined : `not built: ${missing.join(', ')}`
+export function missingFiles (entry, env = process.env) {
+  const dir = entry.variant === 'b' ? env['BENCH_PACKAGE_DIR_B'] : packageDir(env)
+  const missing = entry.requires.filter((file) => !existsSync(join(dir, file)))
+  return missing.length === 0 ? undefined : `not built: ${missing.map((file) => join(dir, file)).join(', ')}`
+}
+
+/**
+ * The same server on build B (BENCH_PACKAGE_DIR_B, run.mjs --compare): `ours-nacl@b`.
+ * Measured in the same rounds as the original, for an A/B comparison of two builds.
+ */
+export function variantB (entry) {
+  return {
+    ...entry,
+    name: `${entry.name}@b`,
+    label: `${entry.label} [B]`,
+    variant: 'b',
+    base: entry.name,
+    register: (app, env) => entry.register(app, { ...env, BENCH_PACKAGE_DIR: env['BENCH_PACKAGE_DIR_B'] })
+  }
 }
 
 export function findServer (name) {
+  if (name.endsWith('@b')) return variantB(findServer(name.slice(0, -2)))
   const entry = servers.find((server) => server.name === name)
   if (entry === undefined) throw new Error(`unknown server ${JSON.stringify(name)}; known: ${servers.map((server) => server.name).join(', ')}`)
   return entry

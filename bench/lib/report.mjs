@@ -62,7 +62,7 @@ export function summarize (results) {
         wrkCpu: median(runs.map((run) => run.wrkCpu)),
         maxWrkCpu: Math.max(...runs.map((run) => run.wrkCpu)),
         serverCpu: median(runs.map((run) => run.serverCpu)),
-        foreignCpu: Math.max(...runs.map((run) => run.foreignCpu ?? 0)),
+        foreignCpu: Math.max(...runs.map((run) => Math.max(run.foreignCpu ?? 0, run.foreignLoadCpu ?? 0))),
         errors: runs.reduce((sum, run) => sum + run.errorCount, 0)
       })
     }
@@ -163,7 +163,7 @@ export function markdown (results) {
     `(after ${meta.options.warmup} s warm-up), wrk 1 thread × ${meta.options.connections} connections, ` +
     (meta.pinning.pinned ? `server pinned to CPU ${meta.pinning.serverCpus}, wrk and stores to CPU ${meta.pinning.loadCpus}.` : 'no CPU pinning.'))
   out()
-  out(`Command: \`${meta.command}\` (commit ${meta.git}). Raw results: \`${meta.resultsFile}\`.`)
+  out(`Command: \`${meta.command}\` (${meta.git.startsWith('build in') ? meta.git : `commit ${meta.git}`}). Raw results: \`${meta.resultsFile}\`.`)
   out()
   out('| machine | |')
   out('|---|---|')
@@ -187,6 +187,24 @@ export function markdown (results) {
     out(`| ${target.target} | ${target.source} | ${target.measured} | ${yesNo(target.met)} | ${target.byCpu ?? ''} | ${target.best ?? ''} |`)
   }
   out()
+
+  const variants = results.servers.filter((server) => server.variant === 'b' && server.skipped === undefined)
+  if (variants.length > 0) {
+    out('### A/B: build B ÷ build A, same rounds')
+    out()
+    out(`A = \`${meta.package}\`, B = \`${meta.compare}\`. Medians over rounds of same-round ratios; above 1 means B is faster.`)
+    out()
+    out(`| server | ${results.scenarios.map((scenario) => `${scenario.name}: req/s (range) · by CPU`).join(' | ')} |`)
+    out(`|---|${results.scenarios.map(() => '--:').join('|')}|`)
+    for (const variant of variants) {
+      const cells = results.scenarios.map((scenario) => {
+        const { ratio, min, max, byCpu, rounds } = pairedRatio(results, variant.name, variant.base, scenario.name)
+        return rounds === 0 ? '–' : `${ratio.toFixed(3)} (${min.toFixed(2)}–${max.toFixed(2)}) · ${byCpu.toFixed(3)}`
+      })
+      out(`| ${variant.base} | ${cells.join(' | ')} |`)
+    }
+    out()
+  }
 
   for (const scenario of results.scenarios) {
     const scenarioRows = rows.filter((row) => row.scenario === scenario.name)
@@ -217,7 +235,7 @@ export function markdown (results) {
   const idleServer = rows.filter((row) => row.serverCpu < 0.9)
   if (idleServer.length > 0) notes.push(`the server used less than 90% of its core in: ${idleServer.map((row) => `${row.server}/${row.scenario} (${percent(row.serverCpu)})`).join(', ')} — something else (store, generator) limited these.`)
   const noisy = rows.filter((row) => row.foreignCpu > 0.05)
-  if (noisy.length > 0) notes.push(`other processes used more than 5% of the measured cores during: ${noisy.map((row) => `${row.server}/${row.scenario} (up to ${percent(row.foreignCpu)})`).join(', ')} — the machine was not quiet; treat these numbers as provisional.`)
+  if (noisy.length > 0) notes.push(`other processes used more than 5% of the server's or wrk's core during: ${noisy.map((row) => `${row.server}/${row.scenario} (up to ${percent(row.foreignCpu)})`).join(', ')} — the machine was not quiet; treat these numbers as provisional.`)
   const errors = rows.filter((row) => row.errors > 0)
   if (errors.length > 0) notes.push(`wrk counted errors (socket or non-2xx) in: ${errors.map((row) => `${row.server}/${row.scenario} (${row.errors})`).join(', ')}.`)
   for (const server of results.servers.filter((entry) => entry.skipped !== undefined)) notes.push(`${server.name} skipped: ${server.skipped}.`)
