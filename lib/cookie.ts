@@ -27,9 +27,14 @@ const QUOTE_ESCAPES: readonly string[] = Array.from({ length: 256 }, (_, code) =
   return '\\' + code.toString(8).padStart(3, '0')
 })
 
+/** Values Python quotes without escaping anything (bare characters plus ` ()/<=>?@[]{}`). */
+const QUOTED_AS_IS = /^[A-Za-z0-9!#$%&'*+\-.^_`|~: ()/<=>?@[\]{}]*$/
+
 /** Python `http.cookies._quote`: bare when possible, else `"…"` with `\"`, `\\` and `\ooo`. */
 export function quoteCookieValue (value: string): string {
   if (BARE_VALUE.test(value)) return value
+  // Base64 cookies (NaCl, Fernet) hold '/', '+' or '=': quoted, but nothing to escape.
+  if (QUOTED_AS_IS.test(value)) return '"' + value + '"'
   let quoted = '"'
   for (let index = 0; index < value.length; index++) {
     const code = value.charCodeAt(index)
@@ -164,8 +169,20 @@ export class SetCookieBuilder {
   /** A session cookie; with `maxAge` (seconds) it gets `expires` and `Max-Age`. */
   build (pair: string, maxAge: number | undefined, nowSeconds: number): string {
     if (maxAge === undefined) return pair + this.#domain + this.#httpOnly + this.#tail
-    return pair + this.#domain + '; expires=' + formatExpires(nowSeconds + maxAge) + this.#httpOnly +
+    return pair + this.#domain + '; expires=' + this.#expires(nowSeconds + maxAge) + this.#httpOnly +
       '; Max-Age=' + maxAge + this.#tail
+  }
+
+  #expiresAt = -1
+  #expiresText = ''
+
+  /** formatExpires, once per second rather than once per response. */
+  #expires (unixSeconds: number): string {
+    if (unixSeconds !== this.#expiresAt) {
+      this.#expiresText = formatExpires(unixSeconds)
+      this.#expiresAt = unixSeconds
+    }
+    return this.#expiresText
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { OpenedBytes } from './cookie-storage.js'
 import { loadPeer } from './peer.js'
+import { randomFill } from './random.js'
 
 /** The part of sodium-native this package uses. */
 export interface Sodium {
@@ -45,8 +46,7 @@ export class SecretBox {
 
   /** Fills `target` with a random nonce; a seam for tests that reproduce known cookies. */
   protected randomNonce (target: Buffer): Buffer {
-    this.#sodium.randombytes_buf(target)
-    return target
+    return randomFill(target)
   }
 
   open (text: string): OpenedBytes | string {

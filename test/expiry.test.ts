@@ -95,10 +95,16 @@ t.test('Encrypted: the Fernet timestamp is checked too (ttl and clock skew)', as
 
 t.test('Encrypted: a token with a valid MAC but broken padding is refused', async (t) => {
   const { app, logs } = await buildApp(t, new EncryptedCookieStorage(KEY_TEXT), routes)
-  const unpadded = fernetEncrypt(Buffer.alloc(16, 0x41), KEY, NOW, Buffer.alloc(16), false)
-  const response = await app.inject({ url: '/read', headers: { cookie: `AIOHTTP_SESSION=${quoteCookieValue(unpadded)}` } })
-  t.equal(response.json().isNew, true)
-  t.match(logs.filter((line) => line.msg.startsWith('fastify-sessions')).at(-1), { level: 40, reason: 'the token could not be decrypted' })
+  const badPadding = [
+    Buffer.alloc(16, 0x41), // a last byte that cannot be a PKCS7 length
+    Buffer.concat([Buffer.alloc(14, 0x41), Buffer.from([0x03, 0x02])]) // "2 bytes of padding" that are not both 2
+  ]
+  for (const plaintext of badPadding) {
+    const token = fernetEncrypt(plaintext, KEY, NOW, Buffer.alloc(16), false)
+    const response = await app.inject({ url: '/read', headers: { cookie: `AIOHTTP_SESSION=${quoteCookieValue(token)}` } })
+    t.equal(response.json().isNew, true)
+    t.match(logs.filter((line) => line.msg.startsWith('fastify-sessions')).at(-1), { level: 40, reason: 'the token could not be decrypted' })
+  }
 })
 
 t.test('Encrypted: tokens that are not Fernet tokens', async (t) => {
