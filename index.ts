@@ -9,7 +9,7 @@ export type { LoadFailure, SameSiteOption, SessionEnvelope, StorageOptions } fro
 export { CookieStorage } from './lib/cookie-storage.js'
 export { StoreStorage, defaultKeyFactory } from './lib/store-storage.js'
 export type { StoreStorageOptions } from './lib/store-storage.js'
-export type { OpenedCookie } from './lib/cookie-storage.js'
+export type { CookieStorageOptions, OpenedCookie } from './lib/cookie-storage.js'
 export type { CookieAttributes, SameSite } from './lib/cookie.js'
 export { generateKey } from './lib/keys.js'
 export type { SecretKey, SecretKeys } from './lib/keys.js'

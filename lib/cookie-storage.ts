@@ -1,16 +1,38 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { nowSeconds } from './clock.js'
+import { SessionConfigError, describeType } from './errors.js'
 import type { Session } from './session.js'
 import { AbstractStorage } from './storage.js'
-import type { LoadFailure } from './storage.js'
+import type { LoadFailure, StorageOptions } from './storage.js'
 import { kLoadsSynchronously } from './symbols.js'
 
+/** Options of the cookie storages, on top of every storage's. */
+export interface CookieStorageOptions extends StorageOptions {
+  /**
+   * How many recently opened cookies to remember, so that a cookie that comes back
+   * (every request of a logged-in user, until the session changes) is not decrypted
+   * again. Expiry is still checked on every request. Default 1000; 0 turns it off.
+   */
+  cacheSize?: number | undefined
+}
+
+/** Validity bounds shared by opened bytes and opened cookies. */
+interface Validity {
+  /** Unix seconds after which the cookie no longer opens (a Fernet token's ttl), if any. */
+  validUntil?: number | undefined
+  /** Unix seconds before which the cookie does not open (a Fernet token from the future), if any. */
+  validFrom?: number | undefined
+}
+
 /** A cookie value opened by `openCookie`: the envelope text and which key opened it. */
-export interface OpenedCookie {
+export interface OpenedCookie extends Validity {
   text: string
   /** 0 for the current key; higher for an older key (the cookie is then re-issued). */
   keyIndex: number
 }
+
+export const DEFAULT_COOKIE_CACHE_SIZE = 1000
 
 /**
  * Base of the storages that keep the whole session in the cookie. Loading is
@@ -20,6 +42,20 @@ export interface OpenedCookie {
  */
 export abstract class CookieStorage extends AbstractStorage {
   readonly [kLoadsSynchronously] = true
+  /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
+  readonly #opened: Map<string, OpenedCookie> | undefined
+  readonly #cacheSize: number
+
+  constructor (options: CookieStorageOptions = {}) {
+    super(options)
+    this.#cacheSize = checkCacheSize(options.cacheSize, this.defaultCacheSize())
+    this.#opened = this.#cacheSize > 0 ? new Map() : undefined
+  }
+
+  /** The cache size used when the options give none. */
+  protected defaultCacheSize (): number {
+    return DEFAULT_COOKIE_CACHE_SIZE
+  }
 
   /** Turns the cookie value into envelope text, or says why it cannot. */
   protected abstract openCookie (value: string): OpenedCookie | LoadFailure
@@ -30,7 +66,7 @@ export abstract class CookieStorage extends AbstractStorage {
   loadSession (request: FastifyRequest): Session {
     const value = this.loadCookie(request)
     if (value === undefined) return this.newSession()
-    const opened = this.openCookie(value)
+    const opened = this.#open(value)
     if (typeof opened === 'string') return this.rejectSession(request, opened)
     const session = this.decodeSession(opened.text)
     if (typeof session === 'string') return this.rejectSession(request, session)
@@ -38,6 +74,28 @@ export abstract class CookieStorage extends AbstractStorage {
     // old key later does not log anybody out.
     if (opened.keyIndex > 0) session.changed()
     return session
+  }
+
+  /**
+   * `openCookie`, remembering what authenticated cookies opened to. The cache is keyed
+   * by the exact cookie value, so only a value that this storage's keys authenticated
+   * before can hit; each request still decodes its own copy of the data, and the
+   * envelope's age (and a Fernet token's ttl) is checked on every request.
+   */
+  #open (value: string): OpenedCookie | LoadFailure {
+    const cache = this.#opened
+    if (cache === undefined) return this.openCookie(value)
+    const remembered = cache.get(value)
+    if (remembered !== undefined) {
+      if (stillOpens(remembered, nowSeconds())) return remembered
+      cache.delete(value)
+    }
+    const opened = this.openCookie(value)
+    if (typeof opened !== 'string') {
+      if (cache.size >= this.#cacheSize) cache.delete(cache.keys().next().value as string)
+      cache.set(value, opened)
+    }
+    return opened
   }
 
   saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): void {
@@ -50,8 +108,8 @@ export abstract class CookieStorage extends AbstractStorage {
   }
 }
 
-/** Plaintext bytes recovered from a cookie, and which key recovered them. */
-export interface OpenedBytes {
+/** Plaintext bytes recovered from a cookie, which key recovered them, and for how long they would. */
+export interface OpenedBytes extends Validity {
   plaintext: Buffer
   keyIndex: number
 }
@@ -60,5 +118,18 @@ export interface OpenedBytes {
 export function openedText (opened: OpenedBytes | LoadFailure): OpenedCookie | LoadFailure {
   if (typeof opened === 'string') return opened
   if (!isUtf8(opened.plaintext)) return 'the payload is not valid UTF-8'
-  return { text: opened.plaintext.toString('utf8'), keyIndex: opened.keyIndex }
+  return { text: opened.plaintext.toString('utf8'), keyIndex: opened.keyIndex, validUntil: opened.validUntil, validFrom: opened.validFrom }
+}
+
+function stillOpens (opened: Validity, now: number): boolean {
+  return (opened.validUntil === undefined || now <= opened.validUntil) && (opened.validFrom === undefined || now >= opened.validFrom)
+}
+
+function checkCacheSize (value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    const shown = typeof value === 'number' ? String(value) : describeType(value)
+    throw new SessionConfigError(`cacheSize must be a whole number (0 turns the cache off); got ${shown}`)
+  }
+  return value
 }

@@ -96,10 +96,12 @@ export class Fernet {
     const macAt = data.length - MAC_BYTES
     const keyIndex = this.#keys.findIndex((key) => macMatches(key, data, macAt))
     if (keyIndex === -1) return 'authentication failed (wrong key or tampered cookie)'
+    let validity: { validUntil: number, validFrom: number } | undefined
     if (ttl !== undefined) {
       const timestamp = data.readUInt32BE(1) * 0x100000000 + data.readUInt32BE(5)
-      if (timestamp + ttl < now) return 'expired'
-      if (now + MAX_CLOCK_SKEW < timestamp) return 'the token is from the future'
+      validity = { validUntil: timestamp + ttl, validFrom: timestamp - MAX_CLOCK_SKEW }
+      if (now > validity.validUntil) return 'expired'
+      if (now < validity.validFrom) return 'the token is from the future'
     }
     const key = this.#keys[keyIndex] as FernetKey
     // CBC: plaintext block i = AES⁻¹(ciphertext block i) XOR ciphertext block i-1 (the IV for
@@ -111,7 +113,7 @@ export class Fernet {
     for (let index = plaintext.length - padding; index < plaintext.length; index++) {
       if (plaintext[index] !== padding) return 'the token could not be decrypted'
     }
-    return { plaintext: plaintext.subarray(0, plaintext.length - padding), keyIndex }
+    return { plaintext: plaintext.subarray(0, plaintext.length - padding), keyIndex, ...validity }
   }
 }
 

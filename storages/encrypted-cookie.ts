@@ -1,10 +1,10 @@
 import { nowSeconds } from '../lib/clock.js'
 import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { OpenedCookie } from '../lib/cookie-storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
 import { Fernet } from '../lib/fernet.js'
 import { normalizeKeys } from '../lib/keys.js'
 import type { SecretKeys } from '../lib/keys.js'
-import type { LoadFailure, StorageOptions } from '../lib/storage.js'
+import type { LoadFailure } from '../lib/storage.js'
 
 /**
  * Keeps the session in the cookie as a Fernet token (AES-128-CBC + HMAC-SHA256),
@@ -18,7 +18,7 @@ import type { LoadFailure, StorageOptions } from '../lib/storage.js'
 export class EncryptedCookieStorage extends CookieStorage {
   readonly #fernet: Fernet
 
-  constructor (key: SecretKeys, options: StorageOptions = {}) {
+  constructor (key: SecretKeys, options: CookieStorageOptions = {}) {
     super(options)
     this.#fernet = new Fernet(normalizeKeys(key, 'EncryptedCookieStorage'))
   }

@@ -1,9 +1,9 @@
 import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { OpenedCookie } from '../lib/cookie-storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
 import { normalizeKeys } from '../lib/keys.js'
 import type { SecretKeys } from '../lib/keys.js'
 import { SecretBox } from '../lib/secretbox.js'
-import type { LoadFailure, StorageOptions } from '../lib/storage.js'
+import type { LoadFailure } from '../lib/storage.js'
 
 /**
  * Keeps the session in the cookie as a NaCl secretbox (XSalsa20-Poly1305, via
@@ -16,7 +16,7 @@ import type { LoadFailure, StorageOptions } from '../lib/storage.js'
 export class NaClCookieStorage extends CookieStorage {
   readonly #box: SecretBox
 
-  constructor (key: SecretKeys, options: StorageOptions = {}) {
+  constructor (key: SecretKeys, options: CookieStorageOptions = {}) {
     super(options)
     this.#box = new SecretBox(normalizeKeys(key, 'NaClCookieStorage'), 'NaClCookieStorage')
   }

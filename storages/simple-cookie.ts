@@ -1,6 +1,6 @@
 import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { OpenedCookie } from '../lib/cookie-storage.js'
-import type { LoadFailure, SessionEnvelope, StorageOptions } from '../lib/storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
+import type { LoadFailure, SessionEnvelope } from '../lib/storage.js'
 
 /**
  * The envelope as Python's `json.dumps` would escape it (`ensure_ascii`): every
@@ -17,7 +17,7 @@ function asciiJson (envelope: SessionEnvelope): string {
  * `SimpleCookieStorage`). Use EncryptedCookieStorage or NaClCookieStorage otherwise.
  */
 export class SimpleCookieStorage extends CookieStorage {
-  constructor (options: StorageOptions = {}) {
+  constructor (options: CookieStorageOptions = {}) {
     super(options)
     if (process.env['NODE_ENV'] === 'production') {
       process.emitWarning('SimpleCookieStorage neither signs nor encrypts: clients can read and forge their sessions. Use it for tests only.', { code: 'FST_SESSIONS_SIMPLE_STORAGE' })
@@ -27,6 +27,11 @@ export class SimpleCookieStorage extends CookieStorage {
   /** JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII. */
   protected override defaultEncoder (): (envelope: SessionEnvelope) => string {
     return asciiJson
+  }
+
+  /** Nothing to decrypt, nothing worth caching. */
+  protected override defaultCacheSize (): number {
+    return 0
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {
