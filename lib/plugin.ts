@@ -5,7 +5,7 @@ import { isSession } from './session.js'
 import type { Session } from './session.js'
 import { isStorage } from './storage.js'
 import type { AbstractStorage } from './storage.js'
-import { kChanged, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
+import { kChanged, kLoadsNothingWithoutCookie, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -77,6 +77,9 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   // Cookie storages load synchronously and without I/O: they wait for the first use
   // of request.session, so requests that never touch it pay nothing.
   const lazy = (storage as Partial<Record<typeof kLoadsSynchronously, boolean>>)[kLoadsSynchronously] === true
+  // Server-side storages have nothing to read for a request without their cookie: such
+  // requests skip the load hook's work, and get a new session when (if) they use it.
+  const cookieKeyed = (storage as Partial<Record<typeof kLoadsNothingWithoutCookie, boolean>>)[kLoadsNothingWithoutCookie] === true
 
   function attach (request: FastifyRequest, session: unknown, from: string): Session {
     if (!isSession(session)) {
@@ -95,6 +98,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   /** request.session before the session is in the slot: load it lazily, or explain. */
   function materialize (request: FastifyRequest): Session {
     checkAvailable(request)
+    if (cookieKeyed && storage.loadCookie(request) === undefined) return attach(request, storage.newSession(), 'newSession')
     if (!lazy) {
       throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
         'in its onRequest hook, after hooks added before it. In such a hook use `await getSession(request)` instead.')
@@ -122,7 +126,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   }
 
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
-    if (internal(request)[kSession] !== null || isOptedOut(request)) {
+    if (internal(request)[kSession] !== null || (cookieKeyed && storage.loadCookie(request) === undefined) || isOptedOut(request)) {
       next()
       return
     }

@@ -5,6 +5,7 @@ import { SessionConfigError, SessionIdentityError, SessionStorageError, describe
 import type { Session } from './session.js'
 import { AbstractStorage } from './storage.js'
 import type { LoadFailure, StorageOptions } from './storage.js'
+import { kLoadsNothingWithoutCookie } from './symbols.js'
 
 /** Options of the server-side storages (Redis, Memcached), on top of every storage's. */
 export interface StoreStorageOptions extends StorageOptions {
@@ -61,6 +62,8 @@ export function defaultKeyFactory (): string {
  * Subclasses implement the three record operations for their client.
  */
 export abstract class StoreStorage extends AbstractStorage {
+  /** Without the cookie there is nothing to read: the plugin then skips the load hook's work. */
+  readonly [kLoadsNothingWithoutCookie] = true
   /** Milliseconds each store operation may take. */
   readonly timeout: number
   readonly #keyFactory: () => string

@@ -18,6 +18,9 @@ export const kSession: unique symbol = Symbol.for('fastify-sessions.request.sess
 /** On a storage: true when `loadSession` is synchronous and may run lazily, on first use. */
 export const kLoadsSynchronously: unique symbol = Symbol.for('fastify-sessions.loadsSynchronously')
 
+/** On a storage: true when a request without the session cookie has no stored session (no I/O). */
+export const kLoadsNothingWithoutCookie: unique symbol = Symbol.for('fastify-sessions.loadsNothingWithoutCookie')
+
 /** Brands that identify storages and sessions (where `instanceof` would miss the other build). */
 export const kStorageBrand: unique symbol = Symbol.for('fastify-sessions.brand.storage')
 export const kSessionBrand: unique symbol = Symbol.for('fastify-sessions.brand.session')

@@ -4,11 +4,12 @@
  * servers themselves (Redis `INFO commandstats`, memcached `stats`).
  */
 import FakeTimers from '@sinonjs/fake-timers'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import memjs from 'memjs'
+import Fastify from 'fastify'
 import t from 'tap'
-import { SessionConfigError } from '../index.js'
+import sessionPlugin, { SessionConfigError, getSession } from '../index.js'
 import type { StoreStorage, StoreStorageOptions } from '../lib/store-storage.js'
 import { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from '../lib/store-storage.js'
 import { MemcachedStorage } from '../storages/memcached.js'
@@ -190,6 +191,29 @@ for (const makeBackend of backends) {
     after = await backend.io()
     t.same({ reads: after.reads - before.reads, writes: after.writes - before.writes }, { reads: 0, writes: 1 })
     t.not(idOf(cookiePair(fresh)), id, 'a new session gets its own id')
+  })
+
+  t.test(`${backend.name}: in hooks that run before the plugin's, cookieless requests have a session at once`, async (t) => {
+    const storage = backend.storage()
+    const app = Fastify()
+    t.teardown(() => app.close())
+    const seen: string[] = []
+    app.addHook('onRequest', async (request) => {
+      if (request.headers.cookie === undefined) {
+        seen.push(`anonymous: isNew ${String(request.session.isNew)}`)
+      } else {
+        t.throws(() => request.session, { name: 'SessionNotAvailableError' }, 'with a cookie the record is not read yet…')
+        seen.push(`with cookie: ${String((await getSession(request)).get('user'))}`)
+      }
+    })
+    await app.register(sessionPlugin, storage)
+    routes(app)
+    const login = await app.inject({ method: 'POST', url: '/login', payload: { user: 'eve' } })
+    const before = await backend.io()
+    await app.inject({ url: '/read', headers: { cookie: cookiePair(login) as string } })
+    const after = await backend.io()
+    t.same(seen, ['anonymous: isNew true', 'with cookie: eve'], '…and getSession() reads it')
+    t.equal(after.reads - before.reads, 1, 'once: the plugin does not read it again')
   })
 
   t.test(`${backend.name}: invalidate() deletes the record and clears the cookie; the old id is dead`, async (t) => {
@@ -404,5 +428,13 @@ for (const makeBackend of backends) {
     t.equal(storage.timeout, 250)
     t.equal(storage.recordKey('abc'), 'sid_abc')
     t.equal(backend.storage().timeout, 1000, 'the default bound is one second')
+  })
+
+  t.test(`${backend.name}: loadSession called directly without a cookie answers at once, without I/O`, async (t) => {
+    const before = await backend.io()
+    const session = backend.storage().loadSession({ headers: {} } as FastifyRequest)
+    t.notOk(session instanceof Promise, 'a Session, not a promise')
+    t.match(session, { isNew: true, identity: null, empty: true })
+    t.same(await backend.io(), before)
   })
 }
