@@ -4,7 +4,7 @@ export default sessionPlugin
 export { sessionPlugin, sessionPlugin as fastifySessions, getSession, newSession } from './lib/plugin.js'
 export { Session, isSession } from './lib/session.js'
 export type { SessionData, SessionInit, SessionKey } from './lib/session.js'
-export { AbstractStorage, COOKIE_SIZE_LIMIT, isStorage } from './lib/storage.js'
+export { AbstractStorage, COOKIE_SIZE_LIMIT, UNKNOWN_ID, isStorage } from './lib/storage.js'
 export type { LoadFailure, SameSiteOption, SessionEnvelope, StorageOptions } from './lib/storage.js'
 export { CookieStorage } from './lib/cookie-storage.js'
 export { StoreStorage, defaultKeyFactory } from './lib/store-storage.js'

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from './clock.js'
-import { SessionConfigError, describeType } from './errors.js'
+import { checkWholeNumber } from './numbers.js'
 import type { Session } from './session.js'
 import { AbstractStorage } from './storage.js'
 import type { LoadFailure, StorageOptions } from './storage.js'
@@ -127,9 +127,5 @@ function stillOpens (opened: Validity, now: number): boolean {
 
 function checkCacheSize (value: unknown, fallback: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    const shown = typeof value === 'number' ? String(value) : describeType(value)
-    throw new SessionConfigError(`cacheSize must be a whole number (0 turns the cache off); got ${shown}`)
-  }
-  return value
+  return checkWholeNumber(value, 'cacheSize', 0, Number.MAX_SAFE_INTEGER, 'a whole number (0 turns the cache off)')
 }

@@ -1,6 +1,6 @@
 import { nowSeconds } from './clock.js'
 import { SessionIdentityError, describeType } from './errors.js'
-import { normalizeMaxAge } from './max-age.js'
+import { normalizeMaxAge } from './numbers.js'
 import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
 
 /**

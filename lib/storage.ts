@@ -5,7 +5,7 @@ import type { CookieAttributes, SameSite } from './cookie.js'
 import { readEnvelope } from './envelope.js'
 import type { SessionEnvelope } from './envelope.js'
 import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from './errors.js'
-import { normalizeMaxAge } from './max-age.js'
+import { normalizeMaxAge } from './numbers.js'
 import { parsePythonJson } from './python-json.js'
 import { Session } from './session.js'
 import { kStaleIdentities, kStorageBrand } from './symbols.js'
@@ -42,6 +42,9 @@ export interface StorageOptions {
 
 /** Why a stored session was not used. Logged, never sent to the client. */
 export type LoadFailure = string
+
+/** The reason for a session id the store does not know (never written, expired, deleted): routine. */
+export const UNKNOWN_ID: LoadFailure = 'unknown or expired id'
 
 const defaultEncoder = (envelope: SessionEnvelope): string => JSON.stringify(envelope)
 const defaultDecoder = parsePythonJson
@@ -152,7 +155,7 @@ export abstract class AbstractStorage {
    * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
-    const routine = reason === 'expired' || reason === 'empty' || reason === 'unknown or expired id'
+    const routine = reason === 'expired' || reason === 'empty' || reason === UNKNOWN_ID
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
     if (routine) request.log.debug(details, message)

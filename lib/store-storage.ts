@@ -2,8 +2,9 @@ import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SessionConfigError, SessionIdentityError, SessionStorageError, describeType } from './errors.js'
+import { checkWholeNumber } from './numbers.js'
 import type { Session } from './session.js'
-import { AbstractStorage } from './storage.js'
+import { AbstractStorage, UNKNOWN_ID } from './storage.js'
 import type { LoadFailure, StorageOptions } from './storage.js'
 import { kLoadsNothingWithoutCookie } from './symbols.js'
 
@@ -215,7 +216,7 @@ export abstract class StoreStorage extends AbstractStorage {
 
 /** A stored value as envelope text, or why it is unreadable. */
 function recordText (stored: unknown): string | { reason: LoadFailure } {
-  if (stored === null || stored === undefined) return { reason: 'unknown or expired id' }
+  if (stored === null || stored === undefined) return { reason: UNKNOWN_ID }
   if (typeof stored === 'string') {
     // Already decoded by the client, so invalid UTF-8 can no longer be told apart
     // from text: refuse it rather than guess (the fix is in the client's options).
@@ -236,9 +237,5 @@ function checkKeyFactory (keyFactory: unknown): () => string {
 
 function checkTimeout (timeout: unknown): number {
   if (timeout === undefined) return DEFAULT_STORE_TIMEOUT
-  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
-    const shown = typeof timeout === 'number' ? String(timeout) : describeType(timeout)
-    throw new SessionConfigError(`timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}; got ${shown}`)
-  }
-  return timeout
+  return checkWholeNumber(timeout, 'timeout', 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AbstractStorage } from '../../index.js'
+import { AbstractStorage, UNKNOWN_ID } from '../../index.js'
 import type { Session } from '../../index.js'
 
 /**
@@ -16,7 +16,7 @@ export class MemoryStorage extends AbstractStorage {
     if (id === undefined) return this.newSession()
     this.reads++
     const text = this.records.get(id)
-    if (text === undefined) return this.rejectSession(request, 'unknown or expired id')
+    if (text === undefined) return this.rejectSession(request, UNKNOWN_ID)
     const session = this.decodeSession(text, id)
     return typeof session === 'string' ? this.rejectSession(request, session) : session
   }
