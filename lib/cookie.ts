@@ -5,11 +5,17 @@
  * Cookie header: we only look for our own cookie.
  */
 
-/** Characters Python writes bare; a value made only of these is not quoted. */
-const BARE_VALUE = /^[A-Za-z0-9!#$%&'*+\-.^_`|~:]+$/
+/** Characters Python writes bare (a regex character class body). */
+const BARE_CHARACTERS = "A-Za-z0-9!#$%&'*+\\-.^_`|~:"
 
-/** Characters Python leaves literal inside quotes (besides the bare ones). */
+/** Characters Python leaves literal inside quotes, besides the bare ones. */
 const LITERAL_IN_QUOTES = ' ()/<=>?@[]{}'
+
+/** A value made only of bare characters is not quoted. */
+const BARE_VALUE = new RegExp(`^[${BARE_CHARACTERS}]+$`)
+
+/** Values Python quotes without escaping anything. */
+const QUOTED_AS_IS = new RegExp(`^[${BARE_CHARACTERS}${LITERAL_IN_QUOTES.replace(/[[\]]/g, '\\$&')}]*$`)
 
 /** Cookie names: an RFC 6265 token (what browsers and Python's Morsel accept). */
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -26,9 +32,6 @@ const QUOTE_ESCAPES: readonly string[] = Array.from({ length: 256 }, (_, code) =
   if (isLiteralInQuotes(code)) return String.fromCharCode(code)
   return '\\' + code.toString(8).padStart(3, '0')
 })
-
-/** Values Python quotes without escaping anything (bare characters plus ` ()/<=>?@[]{}`). */
-const QUOTED_AS_IS = /^[A-Za-z0-9!#$%&'*+\-.^_`|~: ()/<=>?@[\]{}]*$/
 
 /** Python `http.cookies._quote`: bare when possible, else `"…"` with `\"`, `\\` and `\ooo`. */
 export function quoteCookieValue (value: string): string {
