@@ -81,6 +81,11 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   // requests skip the load hook's work, and get a new session when (if) they use it.
   const cookieKeyed = (storage as Partial<Record<typeof kLoadsNothingWithoutCookie, boolean>>)[kLoadsNothingWithoutCookie] === true
 
+  /** A request that has no stored session to read: nothing to load before it is used. */
+  function isCookielessStoreRequest (request: FastifyRequest): boolean {
+    return cookieKeyed && storage.loadCookie(request) === undefined
+  }
+
   function attach (request: FastifyRequest, session: unknown, from: string): Session {
     if (!isSession(session)) {
       throw new InvalidSessionError(`${storage.constructor.name}.${from}() must return a Session; it returned ${describeType(session)}`)
@@ -98,7 +103,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   /** request.session before the session is in the slot: load it lazily, or explain. */
   function materialize (request: FastifyRequest): Session {
     checkAvailable(request)
-    if (cookieKeyed && storage.loadCookie(request) === undefined) return attach(request, storage.newSession(), 'newSession')
+    if (isCookielessStoreRequest(request)) return attach(request, storage.newSession(), 'newSession')
     if (!lazy) {
       throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
         'in its onRequest hook, after hooks added before it. In such a hook use `await getSession(request)` instead.')
@@ -126,7 +131,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   }
 
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
-    if (internal(request)[kSession] !== null || (cookieKeyed && storage.loadCookie(request) === undefined) || isOptedOut(request)) {
+    if (internal(request)[kSession] !== null || isCookielessStoreRequest(request) || isOptedOut(request)) {
       next()
       return
     }
