@@ -56,27 +56,21 @@ export function pinSelf (cpus) {
  * (or rejects with its output when it exits or times out first).
  */
 export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command } = {}) {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  live.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  child.on('exit', () => live.delete(child))
+  const { child, output } = spawnTracked(command, args, env)
   return new Promise((resolve, reject) => {
     const fail = (why) => {
       clearInterval(poll)
       clearTimeout(timer)
       stop(child).catch(() => {})
-      reject(new Error(`${name} ${why}\n${stdout}${stderr}`.trim()))
+      reject(new Error(`${name} ${why}\n${output.stdout}${output.stderr}`.trim()))
     }
     const check = () => {
-      const value = ready(stdout)
+      const value = ready(output.stdout)
       if (value !== undefined) {
         clearInterval(poll)
         clearTimeout(timer)
         child.removeListener('exit', onExit)
-        resolve({ child, value, output: () => stdout + stderr })
+        resolve({ child, value, output: () => output.stdout + output.stderr })
       }
     }
     const poll = setInterval(() => {
@@ -101,18 +95,21 @@ export async function stop (child, graceMs = 5000) {
 /** Runs a command to completion, collecting its output. */
 export function run (command, args, { env = process.env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    live.add(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => { stdout += chunk })
-    child.stderr.on('data', (chunk) => { stderr += chunk })
+    const { child, output } = spawnTracked(command, args, env)
     child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      live.delete(child)
-      resolve({ code, signal, stdout, stderr })
-    })
+    child.on('exit', (code, signal) => resolve({ code, signal, ...output }))
   })
+}
+
+/** Spawns a child that is stopped with the runner (see `live`), collecting its output. */
+function spawnTracked (command, args, env) {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(child)
+  child.on('exit', () => live.delete(child))
+  const output = { stdout: '', stderr: '' }
+  child.stdout.on('data', (chunk) => { output.stdout += chunk })
+  child.stderr.on('data', (chunk) => { output.stderr += chunk })
+  return { child, output }
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (for servers we cannot ask to pick one). */
