@@ -22,7 +22,7 @@ const dir = options.package === undefined ? fileURLToPath(new URL('..', import.m
 const ours = (file) => import(pathToFileURL(join(dir, 'dist/esm', file)).href)
 const sodium = createRequire(import.meta.url)('sodium-native')
 
-const { quoteCookieValue, formatExpires } = await ours('lib/cookie.js')
+const { quoteCookieValue, formatExpires } = await ours('lib/wire/cookie.js')
 const { NaClCookieStorage } = await ours('storages/nacl-cookie.js')
 const { EncryptedCookieStorage } = await ours('storages/encrypted-cookie.js')
 

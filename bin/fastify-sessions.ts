@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { generateKey } from '../lib/keys.js'
+import { generateKey } from '../lib/crypto/keys.js'
 
 const usage = `Usage: fastify-sessions keygen
 

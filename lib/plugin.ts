@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import { InvalidSessionError, SessionConfigError, SessionNotAvailableError, describeType } from './errors.js'
 import { isSession } from './session.js'
 import type { Session } from './session.js'
-import { isStorage } from './storage.js'
-import type { AbstractStorage } from './storage.js'
+import { isStorage } from './storage/abstract-storage.js'
+import type { AbstractStorage } from './storage/abstract-storage.js'
 import { kChanged, kLoadsNothingWithoutCookie, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
 
 declare module 'fastify' {

@@ -1,6 +1,6 @@
 import { nowSeconds } from './clock.js'
 import { SessionIdentityError, describeType } from './errors.js'
-import { normalizeMaxAge } from './numbers.js'
+import { normalizeMaxAge } from './storage/numbers.js'
 import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
 
 /**

@@ -11,8 +11,8 @@ rmSync('dist', { recursive: true, force: true })
 run('tsconfig.build.json')
 run('tsconfig.cjs.json')
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n')
-// lib/peer-require.ts uses import.meta, which CommonJS lacks; there `require` itself serves.
-writeFileSync('dist/cjs/lib/peer-require.js', [
+// lib/storage/peer-require.ts uses import.meta, which CommonJS lacks; there `require` itself serves.
+writeFileSync('dist/cjs/lib/storage/peer-require.js', [
   '"use strict";',
   'Object.defineProperty(exports, "__esModule", { value: true });',
   'exports.peerRequire = require;',

@@ -1,10 +1,10 @@
 import { nowSeconds } from '../lib/clock.js'
-import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
-import { Fernet } from '../lib/fernet.js'
-import { normalizeKeys } from '../lib/keys.js'
-import type { SecretKeys } from '../lib/keys.js'
-import type { LoadFailure } from '../lib/storage.js'
+import { CookieStorage, openedText } from '../lib/storage/cookie-storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-storage.js'
+import { Fernet } from '../lib/crypto/fernet.js'
+import { normalizeKeys } from '../lib/crypto/keys.js'
+import type { SecretKeys } from '../lib/crypto/keys.js'
+import type { LoadFailure } from '../lib/storage/abstract-storage.js'
 
 /**
  * Keeps the session in the cookie as a Fernet token (AES-128-CBC + HMAC-SHA256),

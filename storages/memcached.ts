@@ -3,10 +3,10 @@
 import type { Client } from 'memjs'
 import { nowSeconds } from '../lib/clock.js'
 import { SessionConfigError, describeType } from '../lib/errors.js'
-import { StoreStorage } from '../lib/store-storage.js'
-import type { StoreStorageOptions } from '../lib/store-storage.js'
+import { StoreStorage } from '../lib/storage/store-storage.js'
+import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
-export type { StoreStorageOptions } from '../lib/store-storage.js'
+export type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
 /** A memjs client (`memjs.Client.create('host:port[,host:port…]')`). */
 export type MemcachedClient = Client<string | Buffer, unknown>

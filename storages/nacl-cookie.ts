@@ -1,9 +1,9 @@
-import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
-import { normalizeKeys } from '../lib/keys.js'
-import type { SecretKeys } from '../lib/keys.js'
-import { SecretBox } from '../lib/secretbox.js'
-import type { LoadFailure } from '../lib/storage.js'
+import { CookieStorage, openedText } from '../lib/storage/cookie-storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-storage.js'
+import { normalizeKeys } from '../lib/crypto/keys.js'
+import type { SecretKeys } from '../lib/crypto/keys.js'
+import { SecretBox } from '../lib/crypto/secretbox.js'
+import type { LoadFailure } from '../lib/storage/abstract-storage.js'
 
 /**
  * Keeps the session in the cookie as a NaCl secretbox (XSalsa20-Poly1305, via

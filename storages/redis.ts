@@ -2,10 +2,10 @@
 // loaded here and the package stays an optional peer dependency.
 import type { Cluster, Redis } from 'ioredis'
 import { SessionConfigError, describeType } from '../lib/errors.js'
-import { StoreStorage } from '../lib/store-storage.js'
-import type { StoreStorageOptions } from '../lib/store-storage.js'
+import { StoreStorage } from '../lib/storage/store-storage.js'
+import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
-export type { StoreStorageOptions } from '../lib/store-storage.js'
+export type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
 /** An ioredis client: a single server (`new Redis()`) or a cluster (`new Cluster([...])`). */
 export type RedisClient = Redis | Cluster

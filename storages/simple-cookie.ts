@@ -1,6 +1,6 @@
-import { CookieStorage, openedText } from '../lib/cookie-storage.js'
-import type { CookieStorageOptions, OpenedCookie } from '../lib/cookie-storage.js'
-import type { LoadFailure, SessionEnvelope } from '../lib/storage.js'
+import { CookieStorage, openedText } from '../lib/storage/cookie-storage.js'
+import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-storage.js'
+import type { LoadFailure, SessionEnvelope } from '../lib/storage/abstract-storage.js'
 
 /**
  * The envelope as Python's `json.dumps` would escape it (`ensure_ascii`): every

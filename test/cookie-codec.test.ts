@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SetCookieBuilder, findCookie, formatExpires, quoteCookieValue, unquoteCookieValue } from '../lib/cookie.js'
+import { SetCookieBuilder, findCookie, formatExpires, quoteCookieValue, unquoteCookieValue } from '../lib/wire/cookie.js'
 
 t.test('quoteCookieValue follows Python http.cookies._quote', async (t) => {
   t.equal(quoteCookieValue('abcXYZ019!#$%&\'*+-.^_`|~:'), 'abcXYZ019!#$%&\'*+-.^_`|~:', 'legal characters stay bare')

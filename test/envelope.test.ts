@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readEnvelope } from '../lib/envelope.js'
+import { readEnvelope } from '../lib/wire/envelope.js'
 
 const NOW = 1700000000
 

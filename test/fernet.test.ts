@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { Fernet } from '../lib/fernet.js'
+import { Fernet } from '../lib/crypto/fernet.js'
 import { fernetDecrypt, fernetEncrypt } from './helpers/reference.js'
 
 const KEY = randomBytes(32)

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { SimpleCookieStorage, generateKey } from '../index.js'
 import type { AbstractStorage } from '../index.js'
-import { quoteCookieValue } from '../lib/cookie.js'
+import { quoteCookieValue } from '../lib/wire/cookie.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../storages/nacl-cookie.js'
 import { buildApp, cookiePair, sessionWarnings, setCookies } from './helpers/app.js'

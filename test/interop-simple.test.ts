@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { SimpleCookieStorage } from '../index.js'
-import { unquoteCookieValue } from '../lib/cookie.js'
+import { unquoteCookieValue } from '../lib/wire/cookie.js'
 import { Browser, startFastify, startPython } from './interop/harness.js'
 import { interopSuite } from './interop/suite.js'
 

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { generateKey } from '../index.js'
 import type { AbstractStorage, SecretKeys } from '../index.js'
-import { unquoteCookieValue } from '../lib/cookie.js'
+import { unquoteCookieValue } from '../lib/wire/cookie.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../storages/nacl-cookie.js'
 import { buildApp, cookiePair, setCookies } from './helpers/app.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { SessionConfigError, generateKey } from '../index.js'
-import { normalizeKeys } from '../lib/keys.js'
+import { normalizeKeys } from '../lib/crypto/keys.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../storages/nacl-cookie.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MissingDependencyError } from '../index.js'
-import { loadPeer } from '../lib/peer.js'
+import { loadPeer } from '../lib/storage/peer.js'
 
 t.test('a missing optional peer says what to install', async (t) => {
   const error = t.throws(() => loadPeer('fastify-sessions-test-missing-peer', 'NaClCookieStorage')) as MissingDependencyError
@@ -15,7 +15,7 @@ t.test('a missing optional peer says what to install', async (t) => {
 })
 
 t.test('a peer that is installed but broken is not reported as missing', async (t) => {
-  t.throws(() => loadPeer('../test/fixtures/broken-peer.cjs', 'NaClCookieStorage'), {
+  t.throws(() => loadPeer('../../test/fixtures/broken-peer.cjs', 'NaClCookieStorage'), {
     code: 'MODULE_NOT_FOUND',
     message: /Cannot find module 'fastify-sessions-test-missing-inner-dependency'/
   })

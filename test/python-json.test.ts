@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parsePythonJson } from '../lib/python-json.js'
+import { parsePythonJson } from '../lib/wire/python-json.js'
 
 t.test('standard JSON is parsed as JSON.parse does', async (t) => {
   t.same(parsePythonJson('{"a": [1, 2.5, "x", true, null]}'), { a: [1, 2.5, 'x', true, null] })

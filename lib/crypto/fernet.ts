@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import type { Cipher, Decipher, KeyObject } from 'node:crypto'
 import { randomFill } from './random.js'
-import type { OpenedBytes } from './cookie-storage.js'
+import type { OpenedBytes } from '../storage/cookie-storage.js'
 
 /**
  * Fernet (https://github.com/fernet/spec), as Python's `cryptography` implements it:

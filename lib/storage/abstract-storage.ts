@@ -1,16 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { nowSeconds } from './clock.js'
-import { COOKIE_NAME, SetCookieBuilder, findCookie, quoteCookieValue, unquoteCookieValue } from './cookie.js'
-import type { CookieAttributes, SameSite } from './cookie.js'
-import { readEnvelope } from './envelope.js'
-import type { SessionEnvelope } from './envelope.js'
-import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from './errors.js'
+import { nowSeconds } from '../clock.js'
+import { COOKIE_NAME, SetCookieBuilder, findCookie, quoteCookieValue, unquoteCookieValue } from '../wire/cookie.js'
+import type { CookieAttributes, SameSite } from '../wire/cookie.js'
+import { readEnvelope } from '../wire/envelope.js'
+import type { SessionEnvelope } from '../wire/envelope.js'
+import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
 import { normalizeMaxAge } from './numbers.js'
-import { parsePythonJson } from './python-json.js'
-import { Session } from './session.js'
-import { kStaleIdentities, kStorageBrand } from './symbols.js'
+import { parsePythonJson } from '../wire/python-json.js'
+import { Session } from '../session.js'
+import { kStaleIdentities, kStorageBrand } from '../symbols.js'
 
-export type { SessionEnvelope } from './envelope.js'
+export type { SessionEnvelope } from '../wire/envelope.js'
 
 /** What browsers keep of one cookie, measured on `name=value` (RFC 6265 §6.1, and in practice). */
 export const COOKIE_SIZE_LIMIT = 4096

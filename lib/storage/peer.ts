@@ -1,4 +1,4 @@
-import { MissingDependencyError } from './errors.js'
+import { MissingDependencyError } from '../errors.js'
 import { peerRequire } from './peer-require.js'
 
 /** Loads an optional peer dependency, or explains what to install. */

@@ -1,5 +1,5 @@
-import type { OpenedBytes } from './cookie-storage.js'
-import { loadPeer } from './peer.js'
+import type { OpenedBytes } from '../storage/cookie-storage.js'
+import { loadPeer } from '../storage/peer.js'
 import { randomFill } from './random.js'
 
 /** The part of sodium-native this package uses. */

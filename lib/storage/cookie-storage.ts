@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { nowSeconds } from './clock.js'
+import { nowSeconds } from '../clock.js'
 import { checkWholeNumber } from './numbers.js'
-import type { Session } from './session.js'
-import { AbstractStorage } from './storage.js'
-import type { LoadFailure, StorageOptions } from './storage.js'
-import { kLoadsSynchronously } from './symbols.js'
+import type { Session } from '../session.js'
+import { AbstractStorage } from './abstract-storage.js'
+import type { LoadFailure, StorageOptions } from './abstract-storage.js'
+import { kLoadsSynchronously } from '../symbols.js'
 
 /** Options of the cookie storages, on top of every storage's. */
 export interface CookieStorageOptions extends StorageOptions {

@@ -1,12 +1,12 @@
 import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SessionConfigError, SessionIdentityError, SessionStorageError, describeType } from './errors.js'
+import { SessionConfigError, SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
 import { checkWholeNumber } from './numbers.js'
-import type { Session } from './session.js'
-import { AbstractStorage, UNKNOWN_ID } from './storage.js'
-import type { LoadFailure, StorageOptions } from './storage.js'
-import { kLoadsNothingWithoutCookie } from './symbols.js'
+import type { Session } from '../session.js'
+import { AbstractStorage, UNKNOWN_ID } from './abstract-storage.js'
+import type { LoadFailure, StorageOptions } from './abstract-storage.js'
+import { kLoadsNothingWithoutCookie } from '../symbols.js'
 
 /** Options of the server-side storages (Redis, Memcached), on top of every storage's. */
 export interface StoreStorageOptions extends StorageOptions {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { SessionConfigError, describeType } from './errors.js'
+import { SessionConfigError, describeType } from '../errors.js'
 
 /** A 32-byte key, or its url-safe base64 text (a Fernet key, as `generateKey()` returns). */
 export type SecretKey = string | Uint8Array

@@ -1,4 +1,4 @@
-import { SessionConfigError, describeType } from './errors.js'
+import { SessionConfigError, describeType } from '../errors.js'
 
 /**
  * Validates an option that must be a whole number from `min` to `max`; the error says
