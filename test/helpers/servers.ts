@@ -264,7 +264,12 @@ export interface RedisSentinelDeployment {
 export interface RedisSentinelOptions {
   /** Sentinels to start (the quorum is a majority of them). Default 3. */
   sentinels?: number
-  /** How long the master must be unreachable before a Sentinel sees it down. Default 500 ms. */
+  /**
+   * How long the master must be unreachable before a Sentinel sees it down. Default
+   * 1000 ms: a failover then takes longer than the storage's default timeout, so a request
+   * sent when the master dies fails rather than waiting for the new one, and a loaded
+   * machine does not make a Sentinel take a slow master for a dead one.
+   */
   downAfterMilliseconds?: number
   /**
    * Sentinel's `failover-timeout`: a promotion not confirmed by then is abandoned, and a
@@ -367,7 +372,7 @@ async function sentinelIsReady (port: number, name: string, otherSentinels: numb
  * Resolves once every Sentinel could fail over (see `sentinelIsReady`).
  */
 export async function startRedisSentinel (t: Teardown, options: RedisSentinelOptions = {}): Promise<RedisSentinelDeployment> {
-  const { sentinels: count = 3, downAfterMilliseconds = 500, failoverTimeout = 5000 } = options
+  const { sentinels: count = 3, downAfterMilliseconds = 1000, failoverTimeout = 5000 } = options
   const name = 'sessions-master'
   const master = await startRedis(t)
 
