@@ -50,8 +50,12 @@ function startMonitor () {
 let windowDelay = startMonitor()
 let runDelay = startMonitor()
 
+/**
+ * The histogram in milliseconds of delay: it records the time between two ticks of its
+ * timer, i.e. the resolution plus how late the tick was; only the lateness is reported.
+ */
 function delays (histogram) {
-  const ms = (nanoseconds) => Math.round(nanoseconds / 1e4) / 100
+  const ms = (nanoseconds) => Math.max(0, Math.round(nanoseconds / 1e4 - RESOLUTION_MS * 100) / 100)
   return {
     p50: ms(histogram.percentile(50)),
     p99: ms(histogram.percentile(99)),

@@ -11,7 +11,7 @@
 // Redis and Memcached are started here on free loopback ports and stopped by PID, like the
 // server. Results go to stdout and bench/results/soak-<time>.{json,md}.
 import http from 'node:http'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createHistogram, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +25,9 @@ import { findServer, missingFiles, packageDir } from './servers.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RESULTS = `${ROOT}bench/results`
+const README = `${ROOT}bench/README.md`
+const START_MARK = '<!-- soak:results:start -->'
+const END_MARK = '<!-- soak:results:end -->'
 const SERVER = fileURLToPath(new URL('soak-server.mjs', import.meta.url))
 const STORAGES = ['encrypted', 'nacl', 'redis', 'memcached']
 const COOKIE_NAME = 'AIOHTTP_SESSION'
@@ -46,7 +49,10 @@ const HELP = `Usage: node bench/soak.mjs [options]
   --server-cpus L      taskset CPU list for the server (default: 1)
   --load-cpus L        taskset CPU list for this process (the load) and the stores (default: 0)
   --no-pin             do not pin processes to CPUs
-  --allow-stale        run even if dist/ is older than the sources`
+  --allow-stale        run even if dist/ is older than the sources
+  --readme             write the results into bench/README.md (default: only for a run of
+                       every default storage for at least 60 s each)
+  --no-readme          never write bench/README.md`
 
 const { values: options } = parseArgs({
   options: {
@@ -64,6 +70,8 @@ const { values: options } = parseArgs({
     'load-cpus': { type: 'string', default: '0' },
     'no-pin': { type: 'boolean', default: false },
     'allow-stale': { type: 'boolean', default: false },
+    readme: { type: 'boolean', default: false },
+    'no-readme': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false }
   }
 })
@@ -99,6 +107,7 @@ if (settings.writeRatio + settings.logoutRatio > 1) {
 }
 const storages = options.storage.split(',').map((name) => name.trim()).filter(Boolean)
 for (const storage of storages) findServer(`ours-${storage}`)
+const fullRun = STORAGES.every((storage) => storages.includes(storage)) && settings.duration >= 60
 
 function log (text) {
   process.stderr.write(text + '\n')
@@ -417,13 +426,13 @@ function markdown (results) {
   out(`Command: \`${meta.command}\` (commit ${meta.git}); Node.js ${meta.machine.node}, ${meta.machine.cpuModel}, ${meta.machine.cores} cores. Raw results: \`${meta.resultsFile}\`.`)
   out()
   const measured = runs.filter((run) => run.skipped === undefined)
-  out('| storage | requests | req/s | logins / logouts / abandoned | failures (5xx, other, connection, wrong data) | latency p50 / p99 / max ms | event loop p50 / p99 / max ms | server CPU | µs CPU / request |')
-  out('|---|--:|--:|--:|---|--:|--:|--:|--:|')
+  out('| storage | requests | req/s | logins / logouts / abandoned | failures (5xx, other, connection, wrong data) | latency p50 / p99 / max ms | event loop p50 / p99 / max ms | server CPU | µs CPU / request | load generator CPU |')
+  out('|---|--:|--:|--:|---|--:|--:|--:|--:|--:|')
   for (const run of measured) {
     out(`| ${run.label} | ${thousands(run.requests)} | ${thousands(run.rps)} | ${thousands(run.logins)} / ${thousands(run.byKind.logout)} / ${thousands(run.abandoned)} | ` +
       `**${run.failures}** (${run.serverErrors}, ${run.otherErrors}, ${run.connectionErrors}, ${run.mismatches}) | ` +
       `${run.latencyMs.p50.toFixed(2)} / ${run.latencyMs.p99.toFixed(2)} / ${run.latencyMs.max.toFixed(1)} | ` +
-      `${run.eventLoopMs.p50} / ${run.eventLoopMs.p99} / ${run.eventLoopMs.max} | ${Math.round(run.serverCpu * 100)} % | ${run.serverCpuUsPerRequest.toFixed(1)} |`)
+      `${run.eventLoopMs.p50} / ${run.eventLoopMs.p99} / ${run.eventLoopMs.max} | ${Math.round(run.serverCpu * 100)} % | ${run.serverCpuUsPerRequest.toFixed(1)} | ${Math.round(run.loadCpu * 100)} % |`)
   }
   out()
   out('| storage | RSS MB start / middle / end | RSS slope MB/min | heap after GC MB start / middle / end | heap after GC slope MB/min |')
@@ -436,6 +445,18 @@ function markdown (results) {
   for (const run of runs.filter((entry) => entry.skipped !== undefined)) out(`\n${run.storage} skipped: ${run.skipped}`)
   for (const run of measured.filter((entry) => entry.examples.length > 0)) out(`\n${run.storage}, first failures: ${run.examples.map((text) => `\`${text}\``).join('; ')}`)
   return lines.join('\n')
+}
+
+function writeReadme (text) {
+  const readme = readFileSync(README, 'utf8')
+  const start = readme.indexOf(START_MARK)
+  const end = readme.indexOf(END_MARK)
+  if (start === -1 || end < start) {
+    log(`bench/README.md has no ${START_MARK} … ${END_MARK} section; results not written there`)
+    return
+  }
+  writeFileSync(README, readme.slice(0, start + START_MARK.length) + '\n' + text + '\n' + readme.slice(end))
+  log('results written to bench/README.md')
 }
 
 async function main () {
@@ -480,6 +501,8 @@ async function main () {
   writeFileSync(`${ROOT}${resultsFile}`, JSON.stringify(results, null, 2) + '\n')
   writeFileSync(`${RESULTS}/soak-${stamp}.md`, report + '\n')
   console.log(report)
+  if (options.readme || (fullRun && !options['no-readme'])) writeReadme(report)
+  else log(`bench/README.md not updated (${options['no-readme'] ? '--no-readme' : 'partial run; pass --readme to write it anyway'})`)
   log(`raw results: ${resultsFile}`)
   if (runs.some((run) => run.skipped === undefined && run.failures > 0)) process.exitCode = 1
 }
