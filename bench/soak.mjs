@@ -326,15 +326,21 @@ function memorySummary (samples) {
     rss: sample.memory.rss,
     heapUsed: sample.memory.heapUsed,
     heapAfterGc: sample.heapAfterGc,
+    heapTotal: sample.memory.heapTotal,
     external: sample.memory.external
   })
+  // V8 grows its young generation in steps during the first part of a run (RSS follows):
+  // the second half's slope tells a step that is over from a steady climb.
+  const secondHalf = used.filter((sample) => sample.elapsed >= middleTime)
   return {
     from: used[0].elapsed,
     start: pick(used[0]),
     middle: pick(middle),
     end: pick(used.at(-1)),
     rssSlopeMbPerMin: slope(used, (sample) => sample.memory.rss),
+    rssSlopeSecondHalfMbPerMin: slope(secondHalf, (sample) => sample.memory.rss),
     heapAfterGcSlopeMbPerMin: slope(used, (sample) => sample.heapAfterGc),
+    heapAfterGcSlopeSecondHalfMbPerMin: slope(secondHalf, (sample) => sample.heapAfterGc),
     heapUsedSlopeMbPerMin: slope(used, (sample) => sample.memory.heapUsed)
   }
 }
@@ -435,12 +441,15 @@ function markdown (results) {
       `${run.eventLoopMs.p50} / ${run.eventLoopMs.p99} / ${run.eventLoopMs.max} | ${Math.round(run.serverCpu * 100)} % | ${run.serverCpuUsPerRequest.toFixed(1)} | ${Math.round(run.loadCpu * 100)} % |`)
   }
   out()
-  out('| storage | RSS MB start / middle / end | RSS slope MB/min | heap after GC MB start / middle / end | heap after GC slope MB/min |')
-  out('|---|--:|--:|--:|--:|')
+  out('| storage | RSS MB start / middle / end | RSS slope MB/min: whole / second half | heap after GC MB start / middle / end | heap after GC slope MB/min: whole / second half | V8 heap total MB start / end |')
+  out('|---|--:|--:|--:|--:|--:|')
   for (const run of measured) {
     const { start, middle, end } = run.memory
-    out(`| ${run.label} | ${mb(start.rss)} / ${mb(middle.rss)} / ${mb(end.rss)} | ${perMin(run.memory.rssSlopeMbPerMin)} | ` +
-      `${mb(start.heapAfterGc)} / ${mb(middle.heapAfterGc)} / ${mb(end.heapAfterGc)} | ${perMin(run.memory.heapAfterGcSlopeMbPerMin)} |`)
+    out(`| ${run.label} | ${mb(start.rss)} / ${mb(middle.rss)} / ${mb(end.rss)} | ` +
+      `${perMin(run.memory.rssSlopeMbPerMin)} / ${perMin(run.memory.rssSlopeSecondHalfMbPerMin)} | ` +
+      `${mb(start.heapAfterGc)} / ${mb(middle.heapAfterGc)} / ${mb(end.heapAfterGc)} | ` +
+      `${perMin(run.memory.heapAfterGcSlopeMbPerMin)} / ${perMin(run.memory.heapAfterGcSlopeSecondHalfMbPerMin)} | ` +
+      `${mb(start.heapTotal)} / ${mb(end.heapTotal)} |`)
   }
   for (const run of runs.filter((entry) => entry.skipped !== undefined)) out(`\n${run.storage} skipped: ${run.skipped}`)
   for (const run of measured.filter((entry) => entry.examples.length > 0)) out(`\n${run.storage}, first failures: ${run.examples.map((text) => `\`${text}\``).join('; ')}`)
