@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { checkBuild } from './lib/build.mjs'
 import { storeEnv } from './lib/launch.mjs'
 import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
-import { canPin, pinned, pinSelf, processCpuSeconds, startProcess, stop } from './lib/processes.mjs'
+import { canPin, coreTimes, cpuList, pinned, pinSelf, processCpuSeconds, startProcess, stop } from './lib/processes.mjs'
 import { startMemcached, startRedis } from './lib/stores.mjs'
 import { findServer, missingFiles, packageDir } from './servers.mjs'
 
@@ -360,6 +360,9 @@ async function soak (storage, stores, pinning) {
     const deadline = startedAt + settings.duration * 1000
     const cpuAtStart = processCpuSeconds(server.child.pid)
     const loadCpuAtStart = process.cpuUsage()
+    const serverCores = pinning.serverCpus === undefined ? [] : cpuList(pinning.serverCpus)
+    const coreBusy = () => serverCores.reduce((sum, core) => sum + (coreTimes()[core]?.busy ?? 0), 0)
+    const coreBusyAtStart = coreBusy()
     const take = async () => {
       const sample = await stats(server.port, `/soak/stats${settings.gc ? '?gc=1' : ''}`)
       const elapsed = (performance.now() - startedAt) / 1000
@@ -388,6 +391,8 @@ async function soak (storage, stores, pinning) {
     await take()
     const serverCpuSeconds = processCpuSeconds(server.child.pid) - cpuAtStart
     const loadCpu = process.cpuUsage(loadCpuAtStart)
+    // CPU time on the server's core that the server did not use: other processes'.
+    const foreignCpu = serverCores.length === 0 ? undefined : Math.max(0, (coreBusy() - coreBusyAtStart - serverCpuSeconds) / seconds / serverCores.length)
     const windows = samples.slice(1)
     return {
       storage,
@@ -407,6 +412,8 @@ async function soak (storage, stores, pinning) {
       serverCpu: serverCpuSeconds / seconds,
       serverCpuUsPerRequest: (serverCpuSeconds * 1e6) / counts.requests,
       loadCpu: (loadCpu.user + loadCpu.system) / 1e6 / seconds,
+      foreignCpu,
+      slowestForcedGcMs: Math.max(0, ...samples.map((sample) => sample.gcMs ?? 0)),
       memory: memorySummary(samples),
       samples
     }
@@ -450,6 +457,24 @@ function markdown (results) {
       `${mb(start.heapAfterGc)} / ${mb(middle.heapAfterGc)} / ${mb(end.heapAfterGc)} | ` +
       `${perMin(run.memory.heapAfterGcSlopeMbPerMin)} / ${perMin(run.memory.heapAfterGcSlopeSecondHalfMbPerMin)} | ` +
       `${mb(start.heapTotal)} / ${mb(end.heapTotal)} |`)
+  }
+  const notes = []
+  for (const run of measured) {
+    const others = run.foreignCpu === undefined ? '' : `; other processes took ${Math.round(run.foreignCpu * 100)} % of the server's core`
+    if (run.serverCpu < 0.9 && run.loadCpu < 0.9) {
+      notes.push(`${run.storage}: neither the server (${Math.round(run.serverCpu * 100)} %) nor the load generator (${Math.round(run.loadCpu * 100)} %) used a full core${others}: ` +
+        'the machine was busy, so req/s, latency and event-loop delay are provisional (failures and memory still count)')
+    } else if (run.foreignCpu > 0.1) {
+      notes.push(`${run.storage}${others}: req/s, latency and event-loop delay are provisional`)
+    }
+    // A full GC of a heap of about 10 MB takes milliseconds: much longer means the process was not running.
+    if (run.slowestForcedGcMs > 250) notes.push(`${run.storage}: a forced GC took ${Math.round(run.slowestForcedGcMs)} ms, i.e. the server was kept off the CPU`)
+  }
+  if (notes.length > 0) {
+    out()
+    out('Notes on this run:')
+    out()
+    for (const note of notes) out(`- ${note}.`)
   }
   for (const run of runs.filter((entry) => entry.skipped !== undefined)) out(`\n${run.storage} skipped: ${run.skipped}`)
   for (const run of measured.filter((entry) => entry.examples.length > 0)) out(`\n${run.storage}, first failures: ${run.examples.map((text) => `\`${text}\``).join('; ')}`)
