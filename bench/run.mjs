@@ -5,12 +5,13 @@
 // every ratio compares numbers taken in the same round, so slow drifts of the machine
 // cancel out. Medians over rounds go to stdout, bench/results/ (JSON + Markdown) and,
 // for a full run, bench/README.md.
-import { existsSync, mkdirSync, readFileSync, statSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { checkBuild } from './lib/build.mjs'
 import { storeEnv, launchServer } from './lib/launch.mjs'
 import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
 import { canPin, coreTimes, cpuList, pinSelf } from './lib/processes.mjs'
@@ -116,23 +117,9 @@ const selected = options.compare === undefined ? chosen : [...chosen, ...chosen.
 const scenarios = options.scenarios === undefined ? allScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
 const fullRun = names === undefined && options.scenarios === undefined && rounds >= 3
 
-/** The newest modification time under `path` (a file or a directory of sources). */
-function newest (path) {
-  if (!existsSync(path)) return 0
-  const stat = statSync(path)
-  if (!stat.isDirectory()) return stat.mtimeMs
-  return Math.max(0, ...readdirSync(path).map((entry) => newest(`${path}/${entry}`)))
-}
-
 function preflight () {
   if (!existsSync(WRK)) throw new Error(`${WRK} not found: install it (Debian: apt-get install wrk)`)
-  const dir = packageDir()
-  const built = existsSync(`${dir}dist/esm/index.js`) ? statSync(`${dir}dist/esm/index.js`).mtimeMs : 0
-  if (built === 0) throw new Error(`${dir}dist/ is missing: run \`npm run build\` first (the benchmark measures the built package)`)
-  const sources = Math.max(newest(`${dir}index.ts`), newest(`${dir}lib`), newest(`${dir}storages`))
-  if (sources > built && !options['allow-stale']) {
-    throw new Error('dist/ is older than index.ts/lib/storages: run `npm run build` first, or pass --allow-stale')
-  }
+  checkBuild(packageDir(), { allowStale: options['allow-stale'] })
 }
 
 function log (text) {

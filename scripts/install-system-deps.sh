@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes sure the real servers and the Python library the tests talk to are installed:
-# redis-server and redis-cli (also for the cluster), memcached, and Debian's
+# redis-server and redis-cli (also for the cluster, and for Sentinel, which runs as
+# `redis-server --sentinel`: no redis-sentinel package needed), memcached, and Debian's
 # python3-aiohttp-session with its crypto and Redis modules. Missing ones are
 # installed from Debian's packages when we may (root or password-less sudo);
 # otherwise this names them and fails, rather than letting tests fail obscurely.

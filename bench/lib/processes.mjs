@@ -52,29 +52,43 @@ export function pinSelf (cpus) {
 }
 
 /**
- * Starts a long-running process and resolves once `ready(stdoutSoFar)` returns a value
- * (or rejects with its output when it exits or times out first).
+ * Starts a long-running process and resolves once `ready(stdoutSoFar)` returns (or
+ * resolves to) a value other than undefined, or rejects with its output when it exits or
+ * times out first. An asynchronous `ready` (a probe of the server's port) is awaited, one
+ * probe at a time: a pending promise is not an answer.
  */
 export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command } = {}) {
   const { child, output } = spawnTracked(command, args, env)
   return new Promise((resolve, reject) => {
-    const fail = (why) => {
+    let settled = false
+    let probing = false
+    const finish = () => {
+      settled = true
       clearInterval(poll)
       clearTimeout(timer)
+      child.removeListener('exit', onExit)
+    }
+    const fail = (why) => {
+      if (settled) return
+      finish()
       stop(child).catch(() => {})
       reject(new Error(`${name} ${why}\n${output.stdout}${output.stderr}`.trim()))
     }
-    const check = () => {
-      const value = ready(output.stdout)
-      if (value !== undefined) {
-        clearInterval(poll)
-        clearTimeout(timer)
-        child.removeListener('exit', onExit)
-        resolve({ child, value, output: () => output.stdout + output.stderr })
+    const check = async () => {
+      if (probing) return
+      probing = true
+      try {
+        const value = await ready(output.stdout)
+        if (value !== undefined && !settled) {
+          finish()
+          resolve({ child, value, output: () => output.stdout + output.stderr })
+        }
+      } finally {
+        probing = false
       }
     }
     const poll = setInterval(() => {
-      Promise.resolve().then(check).catch(fail)
+      check().catch((error) => fail(`could not be probed: ${error.message ?? error}`))
     }, 20)
     const timer = setTimeout(() => fail(`was not ready within ${timeoutMs} ms`), timeoutMs)
     const onExit = (code, signal) => fail(`exited early (${signal ?? code})`)

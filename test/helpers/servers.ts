@@ -1,13 +1,13 @@
 /**
- * Real servers for the store tests: redis-server (alone or as a 3-node cluster) and
- * memcached, each on a free loopback port, started by the test and stopped by PID in
- * its teardown. A server can be stopped, paused and started again on the same port
- * mid-test, to play an outage.
+ * Real servers for the store tests: redis-server (alone, as a 3-node cluster, or as a
+ * master and replica watched by Sentinels) and memcached, each on a free loopback port,
+ * started by the test and stopped by PID in its teardown. A server can be stopped,
+ * paused and started again on the same port mid-test, to play an outage.
  */
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -250,4 +250,171 @@ export async function memcachedStats (port: number): Promise<Record<string, numb
     if (tag === 'STAT' && name !== undefined && value !== undefined) stats[name] = Number(value)
   }
   return stats
+}
+
+/** A master and its replica watched by Sentinels, as `startRedisSentinel` returns it. */
+export interface RedisSentinelDeployment {
+  /** The name the Sentinels know the master by: ioredis's `name` option. */
+  readonly name: string
+  readonly master: ServerProcess
+  readonly replica: ServerProcess
+  readonly sentinels: readonly ServerProcess[]
+}
+
+export interface RedisSentinelOptions {
+  /** Sentinels to start (the quorum is a majority of them). Default 3. */
+  sentinels?: number
+  /**
+   * How long the master must be unreachable before a Sentinel sees it down. Default
+   * 1000 ms: a failover then takes longer than the storage's default timeout, so a request
+   * sent when the master dies fails rather than waiting for the new one, and a loaded
+   * machine does not make a Sentinel take a slow master for a dead one.
+   */
+  downAfterMilliseconds?: number
+  /**
+   * Sentinel's `failover-timeout`: a promotion not confirmed by then is abandoned, and a
+   * failed election is retried after twice this. Default 5000 ms.
+   */
+  failoverTimeout?: number
+}
+
+/**
+ * One parsed RESP value starting at `position` of `reply` (latin1 text, so characters are
+ * bytes), with arrays flattened into their words (enough for Sentinel's field/value
+ * replies), and where it ends; undefined while the reply is still incomplete.
+ */
+function parseResp (reply: string, position: number): { words: string[], end: number } | undefined {
+  const lineEnd = reply.indexOf('\r\n', position)
+  if (lineEnd === -1) return undefined
+  const type = reply[position]
+  const line = reply.slice(position + 1, lineEnd)
+  if (type === '$') {
+    const length = Number(line)
+    if (length < 0) return { words: [], end: lineEnd + 2 }
+    if (reply.length < lineEnd + 2 + length + 2) return undefined
+    return { words: [reply.slice(lineEnd + 2, lineEnd + 2 + length)], end: lineEnd + 2 + length + 2 }
+  }
+  if (type === '*') {
+    const words: string[] = []
+    let end = lineEnd + 2
+    for (let count = Number(line); count > 0; count--) {
+      const element = parseResp(reply, end)
+      if (element === undefined) return undefined
+      words.push(...element.words)
+      end = element.end
+    }
+    return { words, end }
+  }
+  return { words: [line], end: lineEnd + 2 }
+}
+
+/**
+ * Sends one command to a Sentinel and returns the words of its reply. Sentinel has no
+ * QUIT, so the connection is closed from this side once the reply is complete.
+ */
+async function sentinelCommand (port: number, command: string, timeout = 500): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let reply = ''
+    const socket = connect(port, HOST)
+    socket.setTimeout(timeout, () => socket.destroy(new Error(`no answer from ${HOST}:${port} within ${timeout} ms`)))
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1')
+      const parsed = parseResp(reply, 0)
+      if (parsed === undefined) return
+      socket.destroy()
+      resolve(parsed.words)
+    })
+    socket.once('error', reject)
+    socket.write(command + '\r\n')
+  })
+}
+
+/** The value after `field` in a flat field/value reply, or undefined. */
+function fieldValue (words: readonly string[], field: string): string | undefined {
+  const index = words.indexOf(field)
+  return index === -1 ? undefined : words[index + 1]
+}
+
+/** `INFO replication` of a Redis server, as fields. */
+export async function replicationInfo (port: number): Promise<Record<string, string>> {
+  const info: Record<string, string> = {}
+  for (const line of (await rawCommand(port, 'INFO replication\r\nQUIT\r\n', 500)).split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon > 0) info[line.slice(0, colon)] = line.slice(colon + 1)
+  }
+  return info
+}
+
+/** The address a Sentinel gives for the master called `name` (what ioredis asks it). */
+export async function sentinelMasterAddress (sentinelPort: number, name: string): Promise<string> {
+  const words = await sentinelCommand(sentinelPort, `SENTINEL GET-MASTER-ADDR-BY-NAME ${name}`)
+  return `${words[0]}:${words[1]}`
+}
+
+/**
+ * True once this Sentinel is ready to fail over: it monitors a healthy master, has
+ * found the replica through the master (with a working link to it) and the other
+ * Sentinels through the master's hello channel. Before that, killing the master would
+ * stall: a Sentinel that knows no replica has nothing to promote, and one that knows
+ * no other Sentinel can reach neither the quorum nor a majority for the election.
+ */
+async function sentinelIsReady (port: number, name: string, otherSentinels: number): Promise<boolean> {
+  const master = await sentinelCommand(port, `SENTINEL MASTER ${name}`)
+  if (fieldValue(master, 'flags') !== 'master' || fieldValue(master, 'num-slaves') !== '1' ||
+    fieldValue(master, 'num-other-sentinels') !== String(otherSentinels)) return false
+  const replicas = await sentinelCommand(port, `SENTINEL REPLICAS ${name}`)
+  return fieldValue(replicas, 'flags') === 'slave' && fieldValue(replicas, 'master-link-status') === 'ok'
+}
+
+/**
+ * A Redis master, one replica and `sentinels` Sentinels (`redis-server --sentinel`), all
+ * on free loopback ports, tuned to fail over within seconds; killed in teardown.
+ * Resolves once every Sentinel could fail over (see `sentinelIsReady`).
+ */
+export async function startRedisSentinel (t: Teardown, options: RedisSentinelOptions = {}): Promise<RedisSentinelDeployment> {
+  const { sentinels: count = 3, downAfterMilliseconds = 1000, failoverTimeout = 5000 } = options
+  const name = 'sessions-master'
+  const master = await startRedis(t)
+
+  const replicaPort = await freePort()
+  const replicaDirectory = await temporaryDirectory(t, 'replica')
+  // The replica announces the loopback address, so the Sentinels (and through them
+  // ioredis) are sent to 127.0.0.1 and not to whatever address the master saw.
+  const replicaArgs = [...redisArgs(replicaPort, replicaDirectory), '--replicaof', HOST, String(master.port), '--replica-announce-ip', HOST]
+  const replica = new ServerProcess(`redis replica on port ${replicaPort}`, replicaPort, 'redis-server', replicaArgs,
+    async () => (await replicationInfo(replicaPort))['master_link_status'] === 'up')
+  t.teardown(() => replica.stop())
+  // Synchronised before the Sentinels start: they learn about replicas from the master's
+  // INFO, which they ask for at once and then only every 10 s.
+  await replica.start()
+
+  const started: ServerProcess[] = []
+  for (let index = 0; index < count; index++) {
+    const port = await freePort()
+    const directory = await temporaryDirectory(t, `sentinel-${index}`)
+    // Sentinel insists on a configuration file it can rewrite (it records what it learns).
+    const configuration = join(directory, 'sentinel.conf')
+    await writeFile(configuration, [
+      `port ${port}`,
+      `bind ${HOST}`,
+      `dir ${directory}`,
+      'loglevel warning',
+      `sentinel announce-ip ${HOST}`,
+      `sentinel monitor ${name} ${HOST} ${master.port} ${Math.floor(count / 2) + 1}`,
+      `sentinel down-after-milliseconds ${name} ${downAfterMilliseconds}`,
+      `sentinel failover-timeout ${name} ${failoverTimeout}`,
+      `sentinel parallel-syncs ${name} 1`,
+      ''
+    ].join('\n'))
+    const sentinel = new ServerProcess(`redis sentinel on port ${port}`, port, 'redis-server', [configuration, '--sentinel'],
+      async () => (await sentinelCommand(port, 'PING'))[0] === 'PONG')
+    t.teardown(() => sentinel.stop())
+    started.push(sentinel)
+  }
+  await Promise.all(started.map((sentinel) => sentinel.start()))
+  // Sentinels announce themselves on the master every 2 s: discovery takes a few seconds.
+  for (const sentinel of started) {
+    await waitFor(`${sentinel.name} to see the replica and ${count - 1} other sentinels`, () => sentinelIsReady(sentinel.port, name, count - 1))
+  }
+  return { name, master, replica, sentinels: started }
 }
