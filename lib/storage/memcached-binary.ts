@@ -415,11 +415,14 @@ function track (server: MemjsServer, state: ServerState, socket: Socket): void {
  * no connection, nothing pending can be answered any more, and stale bytes go too.
  */
 async function settleAbandonedSockets (server: MemjsServer, state: ServerState): Promise<void> {
-  const abandoned = [...state.sockets].filter(([socket]) => socket !== server._socket)
-  if (abandoned.length > 0) {
-    for (const [socket] of abandoned) socket.destroy()
-    await Promise.all(abandoned.map(([, closed]) => closed))
+  let closing: Array<Promise<void>> | undefined
+  for (const [socket, closed] of state.sockets) {
+    if (socket === server._socket) continue
+    socket.destroy()
+    closing ??= []
+    closing.push(closed)
   }
+  if (closing !== undefined) await Promise.all(closing)
   if (server._socket === undefined && (server.responseBuffer.length > 0 || server.requestTimeouts.length > 0)) {
     resetConnection(server, new MemcachedConnectionError(`the connection to memcached at ${describeServer(server)} was lost`))
   }
