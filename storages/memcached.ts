@@ -3,8 +3,10 @@
 import type { Client } from 'memjs'
 import { nowSeconds } from '../lib/clock.js'
 import { SessionConfigError, describeType } from '../lib/errors.js'
+import { MemcachedBinaryClient, isMemjsClient } from '../lib/storage/memcached-binary.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
+import type { MemjsClient } from '../lib/storage/memcached-binary.js'
 
 export type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
@@ -37,36 +39,35 @@ export function memcachedExptime (maxAge: number | undefined, now: number): numb
  * and the records given up by `newSession()`/`regenerate()` are deleted on save.
  *
  * `client`: a memjs client (memjs is an optional peer dependency: `npm install memjs`).
+ * Records are read and written with memcached's binary protocol over the client's own
+ * connections (the server for each key is the one memjs picks), as raw bytes with
+ * flags 0 whatever serializer the client has; a connection that failed or timed out is
+ * reset rather than reused (see lib/storage/memcached-binary.ts).
  */
 export class MemcachedStorage extends StoreStorage {
   protected readonly storeName = 'Memcached'
-  readonly #client: MemcachedClient
+  readonly #memcached: MemcachedBinaryClient
 
   constructor (client: MemcachedClient, options: StoreStorageOptions = {}) {
     super(options)
-    this.#client = checkMemjsClient(client)
+    this.#memcached = new MemcachedBinaryClient(checkMemjsClient(client), { timeout: this.timeout })
   }
 
-  protected async readRecord (key: string): Promise<unknown> {
-    return (await this.#client.get(key)).value
+  protected async readRecord (key: string): Promise<Buffer | null> {
+    return (await this.#memcached.get(key))?.value ?? null
   }
 
-  protected writeRecord (key: string, value: string, maxAge: number | undefined): Promise<unknown> {
-    // memjs replaces an exptime of 0 by the client's own `expires` option (default 0).
-    return this.#client.set(key, value, { expires: memcachedExptime(maxAge, nowSeconds()) })
+  protected writeRecord (key: string, value: string, maxAge: number | undefined): Promise<void> {
+    return this.#memcached.set(key, value, memcachedExptime(maxAge, nowSeconds()))
   }
 
-  protected deleteRecord (key: string): Promise<unknown> {
-    return this.#client.delete(key)
+  protected deleteRecord (key: string): Promise<boolean> {
+    return this.#memcached.delete(key)
   }
 }
 
-function checkMemjsClient (client: unknown): MemcachedClient {
-  const candidate = client as Partial<Record<'get' | 'set' | 'delete' | 'servers', unknown>> | null
-  if (typeof client === 'object' && candidate !== null && typeof candidate.get === 'function' &&
-    typeof candidate.set === 'function' && typeof candidate.delete === 'function' && Array.isArray(candidate.servers)) {
-    return client as MemcachedClient
-  }
+function checkMemjsClient (client: unknown): MemjsClient {
+  if (isMemjsClient(client)) return client
   throw new SessionConfigError("MemcachedStorage expects a memjs client, `memjs.Client.create('host:port')` from the 'memjs' package " +
     `(other Memcached clients are not supported); got ${describeType(client)}`)
 }

@@ -1,7 +1,7 @@
 /**
  * MemcachedStorage against real memcached servers: the client check, exptime (the
  * 30-day rule, read back from the server with the meta command `mg <key> t`), a write
- * the server refuses, clients whose serializer returns something other than a Buffer,
+ * the server refuses, clients with a serializer (records stay raw bytes, flags 0),
  * and one client over two servers.
  */
 import FakeTimers from '@sinonjs/fake-timers'
@@ -101,36 +101,35 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Memcached failed' })
   t.same(setCookies(response), [])
-  t.match(logs.find((line) => line.level === 50), { err: { type: 'SessionStorageError', message: /failed: MemJS SET: Value too large/ } })
+  t.match(logs.find((line) => line.level === 50),
+    { err: { type: 'SessionStorageError', message: /failed: memcached refused the SET of a \d+-byte value: it is over the server's item size limit/ } })
 })
 
-t.test('a serializer that returns something other than a Buffer', async (t) => {
-  function withDeserializer (deserialize: (value: Buffer) => unknown): MemcachedClient {
+t.test('records are raw bytes with flags 0, whatever serializer the client has', async (t) => {
+  // memjs applies a client's serializer in its own get/set; the storage speaks the binary
+  // protocol itself, so the records stay aiohttp-session's bytes whatever the client is
+  // configured to do with its other values.
+  function withSerializer (serialize: (value: string | Buffer) => string | Buffer, deserialize: (value: Buffer) => unknown): MemcachedClient {
     return memjs.Client.create(server.address, {
       serializer: {
-        serialize: (_opcode: number, value: string | Buffer, extras: Buffer) => ({ value, extras }),
+        serialize: (_opcode: number, value: string | Buffer) => ({ value: serialize(value), extras: Buffer.from('0000000700000000', 'hex') }),
         deserialize: (_opcode: number, value: Buffer, extras: Buffer) => ({ value: deserialize(value), extras })
       }
     }) as unknown as MemcachedClient
   }
-  const cases: Array<[string, (value: Buffer) => unknown, string | null]> = [
-    ['text', (value) => value.toString('utf8'), 'the store client returned text instead of bytes; configure it to return Buffers'],
-    ['a number', () => 42, 'the store client returned number instead of bytes'],
-    ['a plain Uint8Array', (value) => new Uint8Array(value), null]
+  const cases: Array<[string, MemcachedClient]> = [
+    ['text', withSerializer((value) => value, (value) => value.toString('utf8'))],
+    ['a number', withSerializer((value) => value, () => 42)],
+    ['JSON', withSerializer((value) => JSON.stringify(String(value)), (value) => JSON.parse(value.toString('utf8')))]
   ]
-  for (const [what, deserialize, reason] of cases) {
-    const custom = withDeserializer(deserialize)
+  for (const [what, custom] of cases) {
     t.teardown(() => custom.close())
-    const { app, logs } = await buildApp(t, new MemcachedStorage(custom), routes)
+    const { app } = await buildApp(t, new MemcachedStorage(custom), routes)
     const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
     const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
-    t.equal(read.statusCode, 200, what)
-    if (reason === null) {
-      t.same(read.json(), { data: { a: 1 }, isNew: false, identity: idOf(pair) }, `${what} is read as bytes`)
-    } else {
-      t.same(read.json(), { data: {}, isNew: true, identity: null }, `${what}: a new session`)
-      t.match(logs.find((line) => line.level === 40), { reason }, `${what}: a warning`)
-    }
+    t.same(read.json(), { data: { a: 1 }, isNew: false, identity: idOf(pair) }, `${what}: the session is read back`)
+    const item = await rawCommand(server.port, `mg AIOHTTP_SESSION_${idOf(pair)} v f\r\nquit\r\n`)
+    t.match(item, /^VA \d+ f0\r\n\{"created":\d+,"session":\{"a":1\}\}\r\n/, `${what}: the record is the envelope itself, flags 0`)
   }
 })
 

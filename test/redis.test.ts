@@ -113,3 +113,20 @@ t.test('a client that answers with text instead of bytes gives a new session and
   t.same(read.json(), { data: {}, isNew: true })
   t.match(logs.find((line) => line.level === 40), { reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
 })
+
+t.test('a client that answers with neither bytes nor text gives a new session and a warning', async (t) => {
+  // A wrapped client whose reads return something else altogether (here, a number).
+  const numberReplies = new Proxy(redis, {
+    get (target, property) {
+      if (property === 'getBuffer') return async () => 42
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  const { app, logs } = await buildApp(t, new RedisStorage(numberReplies), routes)
+  const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
+  const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
+  t.equal(read.statusCode, 200)
+  t.same(read.json(), { data: {}, isNew: true })
+  t.match(logs.find((line) => line.level === 40), { reason: 'the store client returned number instead of bytes' })
+})
