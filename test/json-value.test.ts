@@ -29,6 +29,7 @@ t.test('JSON values are accepted', async (t) => {
     { a: { b: [{ c: 'd' }] } }, Object.create(null), { kept: 1, dropped: undefined }, undefined]) {
     t.equal(check(value), undefined, JSON.stringify(value) ?? 'undefined')
   }
+  t.equal(check(Object.assign([1], { [Symbol('marker')]: true })), undefined, 'an array is read by index alone (symbol keys on it are not looked for)')
   const shared = { id: 1 }
   t.equal(check({ a: shared, b: shared, list: [shared, shared] }), undefined, 'a value referenced twice, not in a cycle')
   const nested = Object.create(null) as Record<string, unknown>

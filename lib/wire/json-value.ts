@@ -47,13 +47,11 @@ export function findNonJsonValue (value: unknown, root: string): NonJsonValue | 
   if (verdict === undefined) return undefined
   if (verdict !== CONTAINER) return { path: root, ...verdict }
 
+  // The containers on the current path, root first: what a cycle would lead back to.
   const frames: Frame[] = [frameOf(value as object, '')]
-  // Containers on the current path, to the index of their frame: a cycle's target.
-  const onPath = new Map<object, number>([[value as object, 0]])
   while (frames.length > 0) {
     const frame = frames[frames.length - 1] as Frame
     if (frame.next === frame.length) {
-      onPath.delete(frame.container)
       frames.pop()
       continue
     }
@@ -72,12 +70,13 @@ export function findNonJsonValue (value: unknown, root: string): NonJsonValue | 
     }
     const childVerdict = inspect(child, frame.keys === undefined ? 'array' : 'object')
     if (childVerdict === undefined) continue
-    const path = (): string => pathOf(root, frames, frames.length, segment)
-    if (childVerdict !== CONTAINER) return { path: path(), ...childVerdict }
-    const ancestor = onPath.get(child as object)
-    if (ancestor !== undefined) {
+    if (childVerdict !== CONTAINER) return { path: pathOf(root, frames, frames.length, segment), ...childVerdict }
+    // A scan of the path, as JSON.stringify does: depth is bounded, and a Map per call
+    // would cost more than the scan for the shallow values sessions hold.
+    const ancestor = frames.findIndex((open) => open.container === child)
+    if (ancestor !== -1) {
       return {
-        path: path(),
+        path: pathOf(root, frames, frames.length, segment),
         found: `a cycle back to ${pathOf(root, frames, ancestor + 1)}`,
         outcome: 'JSON.stringify cannot encode (it throws)',
         advice: 'store the data without the reference back'
@@ -91,7 +90,6 @@ export function findNonJsonValue (value: unknown, root: string): NonJsonValue | 
         advice: 'store a flatter structure instead'
       }
     }
-    onPath.set(child as object, frames.length)
     frames.push(frameOf(child as object, segment))
   }
   return undefined
@@ -157,7 +155,9 @@ function inspect (value: unknown, place: Place): Finding | typeof CONTAINER | un
   if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
     return { found: 'an object with a toJSON method', outcome: 'JSON replaces by what toJSON() returns', advice: 'store what toJSON() returns instead' }
   }
-  if (Object.getOwnPropertySymbols(object).length > 0) {
+  // Arrays are read by index alone: like other extra properties, symbol keys on an
+  // array are not data anyone expects back, and looking for them would double the cost.
+  if (!Array.isArray(object) && Object.getOwnPropertySymbols(object).length > 0) {
     return { found: 'an object with symbol keys', outcome: 'JSON drops', advice: 'use string keys instead' }
   }
   return CONTAINER
