@@ -207,6 +207,35 @@ for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, 
   await peer.close()
 }
 
+// ---- raw envelope members (the save path of the byte-exact merge) and the JSON-value check of set() ----
+{
+  const { parsePythonJson } = await ours('lib/wire/python-json.js')
+  const { scanEnvelope, writeEnvelope } = await ours('lib/wire/raw-envelope.js')
+  const { findNonJsonValue } = await ours('lib/wire/json-value.js')
+  const { Session } = await ours('lib/session.js')
+  // A typical envelope as aiohttp writes it (json.dumps separators): ~200 bytes, 6 members.
+  const pythonEnvelope = '{"created": 1763773000, "session": {"user": {"id": "u-1842", "name": "Ann", "roles": ["reader", "writer"]}, ' +
+    '"visits": 12, "csrf": "9f2c4e1ab3d84f0c", "ratio": 1.0, "snowflake": 18446744073709551616, "flash": []}}'
+  const scanned = scanEnvelope(pythonEnvelope)
+  compare(`raw envelope of ${pythonEnvelope.length} bytes, ${scanned.members.size} members`, {
+    'parsePythonJson (JSON.parse): today\'s load': () => use(parsePythonJson(pythonEnvelope)),
+    'scanEnvelope: raw text of each member': () => use(scanEnvelope(pythonEnvelope).members),
+    'writeEnvelope from the scanned members': () => use(writeEnvelope(1763773001, scanned.members)),
+    'JSON.stringify of the parsed envelope: today\'s save': (() => { const parsed = parsePythonJson(pythonEnvelope); return () => use(JSON.stringify(parsed)) })()
+  }, { iterations: 50000 })
+
+  const user = { id: 'u-1842', name: 'Ann', roles: ['reader', 'writer'] }
+  const session = new Session()
+  const plain = new Map()
+  compare('set() of a small object ({ id, name, roles: [2] }) and of a number', {
+    'Map.set (no check), object': () => use(plain.set('user', user)),
+    'findNonJsonValue, object': () => use(findNonJsonValue(user, 'user')),
+    'session.set, object (check included)': () => use(session.set('user', user)),
+    'findNonJsonValue, number': () => use(findNonJsonValue(12, 'visits')),
+    'session.set, number (check included)': () => use(session.set('visits', 12))
+  }, { iterations: 100000 })
+}
+
 // ---- request.routeOptions, read by the plugin's opt-out check ----
 const app = Fastify()
 let routeOptionsNs = 0

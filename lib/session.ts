@@ -1,7 +1,9 @@
 import { nowSeconds } from './clock.js'
-import { SessionIdentityError, describeType } from './errors.js'
+import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { normalizeMaxAge } from './storage/numbers.js'
 import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
+import type { JsonSafe } from './wire/json-value.js'
 
 /**
  * The shape of session data. Augment it to type your keys:
@@ -11,7 +13,10 @@ import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
  *   interface SessionData { user: string; visits: number }
  * }
  * ```
- * after which `request.session.get('visits')` is `number | undefined`.
+ * after which `request.session.get('visits')` is `number | undefined`. Values must
+ * survive JSON (strings, numbers, booleans, null, arrays and plain objects of those,
+ * interfaces included): a field declared as a Date, Map, Set, function or bigint
+ * cannot be set, and reads as a `NotJson` type that names the reason.
  */
 export interface SessionData {
   [key: string]: unknown
@@ -19,6 +24,14 @@ export interface SessionData {
 
 /** A key of the session data. */
 export type SessionKey = keyof SessionData & string
+
+/**
+ * What `set(key, value)` accepts: the declared type of the key when it has one (each
+ * part that would not survive JSON becomes a `NotJson`), else any value whose type
+ * survives JSON (`V`, inferred from the argument).
+ */
+export type SessionValue<K extends SessionKey, V = SessionData[K]> =
+  unknown extends SessionData[K] ? JsonSafe<V> : JsonSafe<SessionData[K]>
 
 export interface SessionInit {
   /** The storage key (Redis/Memcached id), or null. */
@@ -108,15 +121,25 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#maxAge = normalizeMaxAge(value, 'session.maxAge')
   }
 
-  get<K extends SessionKey> (key: K): SessionData[K] | undefined {
-    return this.#data.get(key) as SessionData[K] | undefined
+  get<K extends SessionKey> (key: K): JsonSafe<SessionData[K]> | undefined {
+    return this.#data.get(key) as JsonSafe<SessionData[K]> | undefined
   }
 
-  /** Stores a value; `undefined` removes the key (as it would vanish from JSON anyway). */
-  set<K extends SessionKey> (key: K, value: SessionData[K] | undefined): this {
+  /**
+   * Stores a value; `undefined` removes the key (as it would vanish from JSON anyway).
+   * Throws a SessionEncodingError, naming the key and the path to the culprit, for a
+   * value that would not read back as set (a Date, Map, Set, class instance,
+   * function, bigint, symbol, NaN or Infinity, a cycle...): the next request would
+   * otherwise get something else without a word.
+   */
+  set<K extends SessionKey, V = SessionData[K]> (key: K, value: SessionValue<K, V> | undefined): this {
     if (value === undefined) {
       this.delete(key)
       return this
+    }
+    const problem = findNonJsonValue(value, keyPath(key))
+    if (problem !== undefined) {
+      throw new SessionEncodingError(`session.set(${keyLiteral(key)}, …): ${describeNonJsonValue(problem)}`)
     }
     this.#data.set(key, value)
     this.#touch()
@@ -234,6 +257,17 @@ function toMap (data: SessionInit['data']): Map<string, unknown> {
 
 function isIterable (value: object): value is Iterable<readonly [string, unknown]> {
   return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function'
+}
+
+/** A key as a JavaScript string literal, for messages: `'user'`. */
+export function keyLiteral (key: string): string {
+  const escaped = JSON.stringify(shorten(key)).slice(1, -1).replaceAll('\\"', '"').replaceAll("'", "\\'")
+  return `'${escaped}'`
+}
+
+/** Where a key's value starts in a path, for messages: `user`, or `session.get("a b")`. */
+export function keyPath (key: string): string {
+  return isIdentifierName(key) ? key : `session.get(${JSON.stringify(shorten(key))})`
 }
 
 /** True for a Session from any copy of this package. */

@@ -6,7 +6,18 @@ import { buildApp, cookiePair, setCookies } from './helpers/app.js'
 
 function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
   app.get('/set/bigint', async (request) => {
-    request.session.set('n', 10n)
+    // The types refuse a bigint; JavaScript callers (and casts) can still pass one.
+    request.session.set('n', 10n as unknown as number)
+    return 'ok'
+  })
+  app.get('/set/two', async (request) => {
+    request.session.set('a', 1).set('secret', 's')
+    return 'ok'
+  })
+  app.get('/mutate', async (request) => {
+    request.session.set('plain', 1).set('list', [1])
+    // Changed in place after set(): only the save can notice.
+    ;(request.session.get('list') as unknown[]).push(10n)
     return 'ok'
   })
   app.get('/set/text', async (request) => {
@@ -16,12 +27,55 @@ function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
   app.get('/read', async (request) => ({ name: request.session.get('name') ?? null }))
 }
 
-t.test('values the encoder cannot encode fail the save clearly', async (t) => {
+t.test('a value JSON cannot hold is refused by set(), naming the key', async (t) => {
   const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
   const response = await app.inject('/set/bigint')
   t.equal(response.statusCode, 500)
-  t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message: /^fastify-sessions: the session could not be encoded: .*BigInt/ })
+  t.match(response.json(), {
+    code: 'FST_SESSIONS_ENCODING',
+    message: "fastify-sessions: session.set('n', …): n is a bigint, which JSON.stringify cannot encode (it throws); store it as a string (String(value)) instead"
+  })
   t.same(setCookies(response), [])
+})
+
+t.test('a value changed in place after set() fails the save, naming the key and the path; the cause is logged once', async (t) => {
+  const { app, logs } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const response = await app.inject('/mutate')
+  t.equal(response.statusCode, 500)
+  const message = 'fastify-sessions: the session could not be encoded: list[1] is a bigint, which JSON.stringify cannot encode (it throws); ' +
+    'store it as a string (String(value)) instead'
+  t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message })
+  t.same(setCookies(response), [])
+  const requestId = logs.find((line) => line.msg === 'incoming request')?.['reqId']
+  const failure = logs.find((line) => line['reqId'] === requestId && (line['err'] as { code?: string } | undefined)?.code === 'FST_SESSIONS_ENCODING')
+  const logged = failure?.['err'] as { message: string, stack: string }
+  t.equal(failure?.msg, message, 'the log line\'s msg is our message')
+  t.equal(logged.message, `${message}: Do not know how to serialize a BigInt`, 'the encoder\'s error appears once, as the cause')
+  t.match(logged.stack, /caused by: TypeError: Do not know how to serialize a BigInt/, 'with its stack')
+})
+
+t.test('a custom encoder\'s failure names the key it fails on, where one can be found', async (t) => {
+  const pickyEncoder = (envelope: SessionEnvelope): string => {
+    if (envelope.session !== undefined && 'secret' in envelope.session) throw new Error('no secrets here')
+    return JSON.stringify(envelope)
+  }
+  const picky = await buildApp(t, new SimpleCookieStorage({ encoder: pickyEncoder }), routes)
+  const named = await picky.app.inject('/set/two')
+  t.match(named.json(), { code: 'FST_SESSIONS_ENCODING', message: "fastify-sessions: the session could not be encoded: the encoder fails on the value of 'secret'" })
+
+  const always = await buildApp(t, new SimpleCookieStorage({ encoder: () => { throw new Error('never') } }), routes)
+  t.match((await always.app.inject('/set/two')).json(), { message: 'fastify-sessions: the session could not be encoded: the encoder threw' },
+    'failing on every key alone: no key to blame')
+  t.match((await always.app.inject('/set/text')).json(), { message: "fastify-sessions: the session could not be encoded: the encoder fails on the value of 'name'" },
+    'unless there is only one')
+
+  const onlyOne = (envelope: SessionEnvelope): string => {
+    if (Object.keys(envelope.session ?? {}).length > 1) throw new Error('one key at most')
+    return JSON.stringify(envelope)
+  }
+  const whole = await buildApp(t, new SimpleCookieStorage({ encoder: onlyOne }), routes)
+  t.match((await whole.app.inject('/set/two')).json(), { message: 'fastify-sessions: the session could not be encoded: the encoder threw' },
+    'failing on the whole only: no key to blame')
 })
 
 t.test('an encoder must return a string', async (t) => {

@@ -5,6 +5,8 @@ t.test('standard JSON is parsed as JSON.parse does', async (t) => {
   t.same(parsePythonJson('{"a": [1, 2.5, "x", true, null]}'), { a: [1, 2.5, 'x', true, null] })
   t.throws(() => parsePythonJson('not json'), SyntaxError, 'and invalid JSON still fails')
   t.throws(() => parsePythonJson('{"a": NaNa}'), SyntaxError, 'a token glued to garbage still fails')
+  t.throws(() => parsePythonJson('{NaN: 1}'), SyntaxError, 'a token where a key belongs fails, as in Python')
+  t.throws(() => parsePythonJson('{"a": {Infinity: 1, "b": NaN}}'), SyntaxError, 'at any depth')
 })
 
 t.test('Python\'s non-finite floats are read', async (t) => {

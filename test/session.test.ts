@@ -165,3 +165,40 @@ t.test('inspection shows keys, never values', async (t) => {
   t.match(shown, /Session \[new: true, changed: false, created: 1700000000\] \{ keys: \["password"\] \}/)
   t.notMatch(shown, /hunter2/)
 })
+
+t.test('set() refuses values that would not read back as set, naming the key and the path', async (t) => {
+  const session = new Session({ data: { kept: 1 }, created: 5 })
+  const user = { name: 'ann', roles: ['reader', 'writer', new Date(0)] }
+  t.throws(() => session.set('user', user as never), {
+    name: 'SessionEncodingError',
+    code: 'FST_SESSIONS_ENCODING',
+    message: "fastify-sessions: session.set('user', …): user.roles[2] is a Date, which JSON turns into a string; store date.toISOString() or date.getTime() instead"
+  })
+  t.equal(session.has('user'), false, 'nothing is stored')
+  t.equal(session[kChanged], false, 'and nothing changed')
+  t.equal(session.created, 5)
+  t.throws(() => session.set('a b', { 'c-d': new Map() } as never), {
+    message: "fastify-sessions: session.set('a b', …): session.get(\"a b\")[\"c-d\"] is a Map, which JSON turns into {}; store Object.fromEntries(map) instead"
+  }, 'a key that is not an identifier')
+  t.throws(() => session.set('it\'s\n"x"', Number.NaN), {
+    message: "fastify-sessions: session.set('it\\'s\\n\"x\"', …): session.get(\"it's\\n\\\"x\\\"\") is NaN, which JSON turns into null; store null or a string instead"
+  }, 'quotes and control characters escaped')
+  t.throws(() => session.set('k'.repeat(100), 1n as never), { message: new RegExp(`^fastify-sessions: session.set\\('${'k'.repeat(40)}…', …\\): ${'k'.repeat(100)} is a bigint`) },
+    'a long key is shortened in the call, the path keeps an identifier whole')
+  const secret = 'hunter2'
+  const error = t.throws(() => session.set('password', [secret, () => secret] as never)) as Error
+  t.equal(error.message, "fastify-sessions: session.set('password', …): password[1] is a function, which JSON turns into null; store data, not code")
+  t.notMatch(error.message, secret, 'the value is never echoed')
+})
+
+t.test('set() accepts what JSON holds', async (t) => {
+  const session = new Session()
+  const value = { name: 'ann', roles: ['a'], nested: { n: -0, nothing: null, dropped: undefined }, list: [1.5, 'x', true, []] }
+  session.set('user', value)
+  t.equal(session.get('user'), value, 'stored as given')
+  const shared = { id: 1 }
+  session.set('pair', [shared, shared])
+  t.same(session.get('pair'), [{ id: 1 }, { id: 1 }], 'a shared reference is not a cycle')
+  session.set('user', undefined)
+  t.equal(session.has('user'), false, 'undefined still removes the key')
+})

@@ -7,7 +7,8 @@ import type { SessionEnvelope } from '../wire/envelope.js'
 import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
 import { normalizeMaxAge } from './numbers.js'
 import { parsePythonJson } from '../wire/python-json.js'
-import { Session } from '../session.js'
+import { Session, keyLiteral, keyPath } from '../session.js'
+import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { kStaleIdentities, kStorageBrand } from '../symbols.js'
 
 export type { SessionEnvelope } from '../wire/envelope.js'
@@ -125,12 +126,38 @@ export abstract class AbstractStorage {
     try {
       text = this.encoder(envelope)
     } catch (error) {
-      throw new SessionEncodingError(`the session could not be encoded: ${(error as Error).message}`, { cause: error })
+      // The encoder's own error goes in `cause`, not in the message: loggers (pino's
+      // err serializer) append the cause's message, so it shows once, not twice.
+      throw new SessionEncodingError(`the session could not be encoded: ${this.#whyNotEncoded(session)}`, { cause: error })
     }
     if (typeof text !== 'string') {
       throw new SessionEncodingError(`the encoder must return a string; it returned ${describeType(text)}`)
     }
     return text
+  }
+
+  /**
+   * Names the key the encoder fails on, and what in it, where that can be found: each
+   * key is encoded alone. `set()` refuses values JSON cannot hold, but a value can
+   * still change in place after it was set, and a custom encoder has rules of its own.
+   */
+  #whyNotEncoded (session: Session): string {
+    const failing: string[] = []
+    for (const [key, value] of session) {
+      const alone: Record<string, unknown> = Object.create(null)
+      alone[key] = value
+      try {
+        this.encoder({ created: session.created, session: alone })
+      } catch {
+        failing.push(key)
+      }
+    }
+    const key = failing[0]
+    // No key fails alone, or every one of several does: the encoder objects to the
+    // whole (its size, its shape), not to one key.
+    if (key === undefined || (failing.length === session.size && session.size > 1)) return 'the encoder threw'
+    const problem = findNonJsonValue(session.get(key), keyPath(key))
+    return problem === undefined ? `the encoder fails on the value of ${keyLiteral(key)}` : describeNonJsonValue(problem)
   }
 
   /**

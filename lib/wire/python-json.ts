@@ -16,6 +16,8 @@ export function parsePythonJson (text: string): unknown {
     const rewritten = replaceNonFiniteTokens(text, tag)
     if (rewritten === text) throw error
     return JSON.parse(rewritten, (key, value: unknown) => {
+      // A token where a key belongs (`{NaN: 1}`) is not JSON, in Python either.
+      if (key.startsWith(tag)) throw error
       if (typeof value !== 'string' || !value.startsWith(tag)) return value
       return Number(value.slice(tag.length))
     })

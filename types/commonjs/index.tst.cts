@@ -10,3 +10,10 @@ test('require() gives the plugin and the storages', () => {
   expect(app.register(sessions.sessionPlugin, new sessions.SimpleCookieStorage())).type.not.toRaiseError()
   expect(new sessions.Session().get('x')).type.toBe<unknown>()
 })
+
+test('require() users get the JSON-safe value types too', () => {
+  const session = new sessions.Session()
+  expect(session.set('x', { a: [1, 'b', null] })).type.toBe<sessions.Session>()
+  expect(session.set('x', new Date())).type.toRaiseError("Argument of type 'Date' is not assignable to parameter of type 'NotJson<\"Date is not JSON: store a string or number\">'")
+  expect<sessions.JsonSafe<Date>>().type.toBe<sessions.NotJson<'Date is not JSON: store a string or number'>>()
+})

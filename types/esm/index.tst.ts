@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import sessionPlugin, {
   AbstractStorage, Session, SimpleCookieStorage, fastifySessions, generateKey, getSession, newSession
 } from 'fastify-sessions'
-import type { SessionData, StorageOptions } from 'fastify-sessions'
+import type { JsonSafe, NotJson, SessionData, StorageOptions } from 'fastify-sessions'
 import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
 import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
 import { RedisStorage } from 'fastify-sessions/storages/redis'
@@ -16,10 +16,27 @@ import { Cluster, Redis } from 'ioredis'
 import memjs from 'memjs'
 import { describe, expect, test } from 'tstyche'
 
+/** An interface (no index signature) of JSON fields, and a recursive one. */
+interface Profile {
+  name: string
+  roles: string[]
+  nick?: string
+  address: { city: string, zip: string | null }
+}
+interface Tree {
+  label: string
+  children: Tree[]
+}
+
 declare module 'fastify-sessions' {
   interface SessionData {
     visits: number
     user: { id: string, roles: string[] }
+    profile: Profile
+    tree: Tree
+    /** Declared, but not JSON: it can be neither set nor used as a Date. */
+    lastSeen: Date
+    lookup: Map<string, number>
   }
 }
 
@@ -90,6 +107,60 @@ describe('request.session', () => {
   test('routes opt out with config.session', () => {
     expect(app.get('/health', { config: { session: false } }, async () => 'ok')).type.not.toRaiseError()
     expect(app.get('/health', { config: { session: 'no' } }, async () => 'ok')).type.toRaiseError()
+  })
+})
+
+describe('values must survive JSON', () => {
+  const session = new Session()
+  type DateReason = 'Date is not JSON: store a string or number'
+
+  test('JSON types are accepted, interfaces and recursive types included', () => {
+    expect(session.set('profile', { name: 'ann', roles: ['admin'], address: { city: 'Oslo', zip: null } })).type.toBe<Session>()
+    expect(session.get('profile')).type.toBe<Profile | undefined>()
+    expect(session.get('profile')?.roles.map((role) => role.length)).type.toBe<number[] | undefined>()
+    expect(session.set('tree', { label: 'a', children: [{ label: 'b', children: [] }] })).type.toBe<Session>()
+    expect(session.get('tree')?.children[0]?.children).type.toBe<Tree[] | undefined>()
+    const profile: Profile = { name: 'bo', roles: [], address: { city: 'Rome', zip: '00100' } }
+    expect(session.set('anything', profile)).type.toBe<Session>()
+    expect(session.set('anything', { a: [1, 'x', null, true, { b: 2.5 }], c: undefined })).type.toBe<Session>()
+    expect(session.set('anything', [profile, [1, 2]] as const)).type.toBe<Session>()
+  })
+
+  test('unknown and any pass: only the run-time check can tell', () => {
+    expect(session.get('anything')).type.toBe<unknown>()
+    expect(session.set('anything', JSON.parse('1') as unknown)).type.toBe<Session>()
+    expect(session.set('anything', JSON.parse('1'))).type.toBe<Session>()
+  })
+
+  test('a declared key keeps its type: wrong types and excess properties are errors', () => {
+    expect(session.set('profile', { name: 'ann', roles: [], address: { city: 'x', zip: null }, extra: 1 })).type.toRaiseError("'extra' does not exist in type 'Profile'")
+    expect(session.set('visits', '1')).type.toRaiseError("Argument of type 'string' is not assignable to parameter of type 'number'")
+  })
+
+  test('a declared Date can neither be set nor used as a Date', () => {
+    expect(session.set('lastSeen', new Date())).type.toRaiseError('Argument of type \'Date\' is not assignable to parameter of type \'NotJson<"Date is not JSON: store a string or number">\'')
+    expect(session.get('lastSeen')?.getTime()).type.toRaiseError('Property \'getTime\' does not exist on type \'NotJson<"Date is not JSON: store a string or number">\'')
+    expect(session.get('lastSeen')).type.toBe<NotJson<DateReason> | undefined>()
+    expect(session.get('lookup')?.get('a')).type.toRaiseError("Property 'get' does not exist on type 'NotJson<\"Map is not JSON: store an object (Object.fromEntries)\">'")
+    expect(session.set('lastSeen', new Date().toISOString())).type.toRaiseError()
+  })
+
+  test('values whose type is not JSON are refused for any key', () => {
+    expect(session.set('anything', new Date())).type.toRaiseError('Date is not JSON: store a string or number')
+    expect(session.set('anything', { user: { lastSeen: new Date() } })).type.toRaiseError('Date is not JSON: store a string or number')
+    expect(session.set('anything', new Map([['a', 1]]))).type.toRaiseError('Map is not JSON: store an object (Object.fromEntries)')
+    expect(session.set('anything', new Set([1]))).type.toRaiseError('Set is not JSON: store an array')
+    expect(session.set('anything', () => 1)).type.toRaiseError('a function is not JSON: store data')
+    expect(session.set('anything', { greet () {} })).type.toRaiseError('a function is not JSON: store data')
+    expect(session.set('anything', 1n)).type.toRaiseError('bigint is not JSON: store a string')
+    expect(session.set('anything', Symbol('s'))).type.toRaiseError('symbol is not JSON: store a string')
+    expect(session.set('anything', [1, undefined])).type.toRaiseError('undefined in an array is not JSON: store null')
+  })
+
+  test('JsonSafe is T itself when T survives JSON', () => {
+    expect<JsonSafe<Profile>>().type.toBe<Profile>()
+    expect<JsonSafe<{ at: Date, n: number }>>().type.toBe<{ at: NotJson<DateReason>, n: number }>()
+    expect<JsonSafe<unknown>>().type.toBe<unknown>()
   })
 })
 
