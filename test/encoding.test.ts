@@ -1,10 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import t from 'tap'
 import { AbstractStorage, SimpleCookieStorage } from '../index.js'
 import type { Session, SessionEnvelope } from '../index.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 
-function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
+function routes (app: FastifyInstance): void {
   app.get('/set/bigint', async (request) => {
     request.session.set('n', 10n)
     return 'ok'

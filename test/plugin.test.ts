@@ -1,14 +1,15 @@
 import { Readable } from 'node:stream'
 import fastifyCookie from '@fastify/cookie'
 import Fastify from 'fastify'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import t from 'tap'
 import sessionPlugin, {
   AbstractStorage, Session, SessionConfigError, SimpleCookieStorage, generateKey, getSession, newSession
 } from '../index.js'
 import type { StorageOptions } from '../index.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 import { MemoryStorage } from './helpers/memory-storage.js'
 
 /** An EncryptedCookieStorage that counts the cryptographic work it does. */
@@ -37,7 +38,7 @@ class CountingStorage extends EncryptedCookieStorage {
   }
 }
 
-function counterRoutes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
+function counterRoutes (app: FastifyInstance): void {
   app.get('/count', async (request) => {
     const visits = ((request.session.get('visits') as number | undefined) ?? 0) + 1
     request.session.set('visits', visits)

@@ -9,8 +9,10 @@ import t from 'tap'
 import { SessionConfigError } from '../index.js'
 import { RedisStorage } from '../storages/redis.js'
 import type { RedisClient } from '../storages/redis.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp, errorLines, sessionLine } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 import { startRedis } from './helpers/servers.js'
+import { recordKeyOf } from './helpers/stores.js'
 
 const server = await startRedis(t)
 const redis = new Redis({ host: '127.0.0.1', port: server.port })
@@ -25,11 +27,6 @@ function routes (app: FastifyInstance): void {
     if (typeof maxAge === 'number') request.session.maxAge = maxAge
     return { maxAge: request.session.maxAge ?? null }
   })
-}
-
-function recordKey (pair: string | undefined): string {
-  if (pair === undefined) throw new Error('no session cookie was set')
-  return 'AIOHTTP_SESSION_' + pair.slice(pair.indexOf('=') + 1)
 }
 
 t.test('the client must be an ioredis Redis or Cluster', async (t) => {
@@ -48,14 +45,14 @@ t.test('without maxAge the record has no TTL', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(redis), routes)
   const response = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   t.notMatch(setCookies(response)[0] ?? '', /Max-Age|expires/)
-  t.equal(await admin.ttl(recordKey(cookiePair(response))), -1)
+  t.equal(await admin.ttl(recordKeyOf(response)), -1)
 })
 
 t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(redis, { maxAge: 3600 }), routes)
   const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   const pair = cookiePair(created)
-  const key = recordKey(pair)
+  const key = recordKeyOf(created)
   t.match(setCookies(created)[0], /; Max-Age=3600; /)
   t.ok(await admin.ttl(key) > 3590, 'the TTL is the storage maxAge')
 
@@ -75,7 +72,7 @@ t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (
 })
 
 t.test('a write the server refuses fails the request with a 503 and sets no cookie', async (t) => {
-  const { app, logs } = await buildApp(t, new RedisStorage(redis), routes)
+  const { app } = await buildApp(t, new RedisStorage(redis), routes)
   const existing = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
   // With no memory to spare and no eviction, Redis refuses writes but still serves reads.
   await admin.config('SET', 'maxmemory-policy', 'noeviction')
@@ -86,7 +83,7 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   t.equal(fresh.statusCode, 503)
   t.match(fresh.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Redis failed' })
   t.same(setCookies(fresh), [], 'no cookie for a write that did not happen')
-  t.match(logs.find((line) => line.level === 50), { err: { type: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: /failed: OOM command not allowed/ } },
+  t.match(errorLines(fresh), [{ err: { type: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: /failed: OOM command not allowed/ } }],
     'the error and its cause are logged')
 
   const update = await app.inject({ method: 'POST', url: '/set', headers: { cookie: existing! }, payload: { a: 2 } })
@@ -106,10 +103,10 @@ t.test('a client that answers with text instead of bytes gives a new session and
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
-  const { app, logs } = await buildApp(t, new RedisStorage(textReplies), routes)
+  const { app } = await buildApp(t, new RedisStorage(textReplies), routes)
   const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
   t.equal(read.statusCode, 200)
   t.same(read.json(), { data: {}, isNew: true })
-  t.match(logs.find((line) => line.level === 40), { reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
+  t.match(sessionLine(read), { level: 40, reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
 })

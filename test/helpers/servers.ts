@@ -12,12 +12,9 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { Teardown } from './teardown.js'
 
 const run = promisify(execFile)
-
-interface Teardown {
-  teardown (fn: () => unknown): void
-}
 
 const HOST = '127.0.0.1'
 const START_TIMEOUT = 15000

@@ -9,15 +9,13 @@ import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import FakeTimers from '@sinonjs/fake-timers'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AbstractStorage, Session } from '../../index.js'
-import { buildApp, setCookies } from '../helpers/app.js'
+import { buildApp, logLinesOf } from '../helpers/app.js'
 import type { LogLine } from '../helpers/app.js'
-
-interface Teardown {
-  teardown (fn: () => unknown): void
-}
+import { atFakeDate } from '../helpers/clock.js'
+import { parseSetCookie, setCookies } from '../helpers/cookies.js'
+import type { Teardown } from '../helpers/teardown.js'
 
 /** What a test sees of a response. `body` is the parsed JSON, or undefined. */
 export interface Reply {
@@ -44,9 +42,10 @@ export interface SendOptions {
   clock?: number | undefined
 }
 
-export interface Service {
+/** A service under test, whose replies are `R`. */
+export interface Service<R extends Reply = Reply> {
   readonly name: string
-  send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options?: SendOptions): Promise<Reply>
+  send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options?: SendOptions): Promise<R>
 }
 
 export type PythonStorageKind = 'simple' | 'encrypted' | 'nacl' | 'redis' | 'memcached'
@@ -213,32 +212,38 @@ export async function startPython (t: Teardown, config: PythonConfig): Promise<P
   return service
 }
 
+/** A reply of our side, with what it logged. */
+export interface FastifyReply extends Reply {
+  /** The log lines of this request alone. */
+  logLines: LogLine[]
+}
+
 /** Our side: a Fastify app with the same routes as app.py, driven with inject. */
-export class FastifyService implements Service {
+export class FastifyService implements Service<FastifyReply> {
   readonly name = 'fastify'
   readonly app: FastifyInstance
-  readonly logs: LogLine[]
 
-  constructor (app: FastifyInstance, logs: LogLine[]) {
+  constructor (app: FastifyInstance) {
     this.app = app
-    this.logs = logs
   }
 
-  async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<Reply> {
+  async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<FastifyReply> {
     const headers: Record<string, string> = {}
     if (cookie !== undefined) headers['cookie'] = cookie
+    const inject = async () => await this.app.inject({
+      method,
+      url: path,
+      headers,
+      ...(options.body === undefined ? {} : { payload: options.body as object })
+    })
     // Only Date is faked, and only for this request: the storage's clock, nothing else.
-    const clock = options.clock === undefined ? undefined : FakeTimers.install({ now: options.clock * 1000, toFake: ['Date'] })
-    try {
-      const response = await this.app.inject({
-        method,
-        url: path,
-        headers,
-        ...(options.body === undefined ? {} : { payload: options.body as object })
-      })
-      return { status: response.statusCode, setCookies: setCookies(response), text: response.body, body: parseJson(response.body) }
-    } finally {
-      clock?.uninstall()
+    const response = options.clock === undefined ? await inject() : await atFakeDate(options.clock, inject)
+    return {
+      status: response.statusCode,
+      setCookies: setCookies(response),
+      text: response.body,
+      body: parseJson(response.body),
+      logLines: logLinesOf(response)
     }
   }
 }
@@ -254,7 +259,7 @@ function entriesOf (request: FastifyRequest): Array<[string, unknown]> {
 /** Starts our twin of app.py on `storage`, with its routes under `prefix`; closed in teardown. */
 export async function startFastify (t: Teardown, storage: AbstractStorage, prefix = '/'): Promise<FastifyService> {
   const base = prefix.replace(/\/$/, '') + '/'
-  const { app, logs } = await buildApp(t, storage, (app) => {
+  const { app } = await buildApp(t, storage, (app) => {
     app.get(base + 'get', async (request) => describeSession(request.session))
     app.post(base + 'set', async (request) => {
       for (const [key, value] of entriesOf(request)) request.session.set(key, value)
@@ -276,7 +281,7 @@ export async function startFastify (t: Teardown, storage: AbstractStorage, prefi
       return describeSession(request.session)
     })
   })
-  return new FastifyService(app, logs)
+  return new FastifyService(app)
 }
 
 function parseJson (text: string): unknown {
@@ -285,28 +290,6 @@ function parseJson (text: string): unknown {
   } catch {
     return undefined
   }
-}
-
-/** One parsed Set-Cookie header. */
-export interface ParsedSetCookie {
-  name: string
-  /** The value exactly as sent (quoted form included). */
-  value: string
-  /** Attribute names lower-cased; flags map to ''. */
-  attributes: Map<string, string>
-}
-
-export function parseSetCookie (header: string): ParsedSetCookie {
-  // Python's quoting turns ';' into \073, so the first ';' always ends the value.
-  const [pair = '', ...rest] = header.split(';')
-  const equals = pair.indexOf('=')
-  const attributes = new Map<string, string>()
-  for (const part of rest) {
-    const at = part.indexOf('=')
-    const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase()
-    attributes.set(name, at === -1 ? '' : part.slice(at + 1).trim())
-  }
-  return { name: pair.slice(0, equals).trim(), value: pair.slice(equals + 1).trim(), attributes }
 }
 
 interface StoredCookie {
@@ -330,11 +313,11 @@ export class Browser {
   /** Set-Cookie headers the jar refused, for tests that check a refusal. */
   readonly refused: string[] = []
 
-  async get (service: Service, path: string, options: SendOptions = {}): Promise<Reply> {
+  async get<R extends Reply> (service: Service<R>, path: string, options: SendOptions = {}): Promise<R> {
     return await this.#call(service, 'GET', path, options)
   }
 
-  async post (service: Service, path: string, body: unknown = {}, options: SendOptions = {}): Promise<Reply> {
+  async post<R extends Reply> (service: Service<R>, path: string, body: unknown = {}, options: SendOptions = {}): Promise<R> {
     return await this.#call(service, 'POST', path, { ...options, body })
   }
 
@@ -397,7 +380,7 @@ export class Browser {
     else this.#cookies.set(key, { name, value, path, secure })
   }
 
-  async #call (service: Service, method: 'GET' | 'POST', path: string, options: SendOptions): Promise<Reply> {
+  async #call<R extends Reply> (service: Service<R>, method: 'GET' | 'POST', path: string, options: SendOptions): Promise<R> {
     const reply = await service.send(method, path, this.cookieHeader(path), options)
     this.receive(reply.setCookies)
     return reply
