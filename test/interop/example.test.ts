@@ -9,12 +9,12 @@ import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
-import { generateKey } from '../index.js'
-import { freePort, startRedis } from './helpers/servers.js'
-import { Browser, HttpService, sendHttp } from './interop/harness.js'
+import { generateKey } from '../../index.js'
+import { freePort, startRedis } from '../helpers/servers.js'
+import { Browser, HttpService, sendHttp } from './harness.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SHIM = fileURLToPath(new URL('./interop/python/shim', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SHIM = fileURLToPath(new URL('./python/shim', import.meta.url))
 
 /** Starts one process of the example and waits until it answers GET /whoami. */
 async function startExample (t: Test, name: string, command: string, args: string[], env: Record<string, string>): Promise<HttpService> {

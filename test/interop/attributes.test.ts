@@ -8,12 +8,12 @@
  */
 import t from 'tap'
 import type { Test } from 'tap'
-import { generateKey } from '../index.js'
-import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { parseSetCookie } from './helpers/cookies.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import type { Reply, Service } from './interop/harness.js'
-import { nowSeconds } from './interop/suite.js'
+import { generateKey } from '../../index.js'
+import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
+import { parseSetCookie } from '../helpers/cookies.js'
+import { Browser, startFastify, startPython } from './harness.js'
+import type { Reply, Service } from './harness.js'
+import { nowSeconds } from './suite.js'
 
 const key = generateKey()
 

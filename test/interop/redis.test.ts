@@ -5,10 +5,10 @@
  */
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { RedisStorage } from '../storages/redis.js'
-import { startRedis } from './helpers/servers.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import { interopSuite } from './interop/suite.js'
+import { RedisStorage } from '../../storages/redis.js'
+import { startRedis } from '../helpers/servers.js'
+import { Browser, startFastify, startPython } from './harness.js'
+import { interopSuite } from './suite.js'
 
 const maxAge = 60
 const server = await startRedis(t)

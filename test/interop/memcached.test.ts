@@ -10,11 +10,11 @@
 import { randomUUID } from 'node:crypto'
 import memjs from 'memjs'
 import t from 'tap'
-import { MemcachedStorage } from '../storages/memcached.js'
-import { rawCommand, startMemcached } from './helpers/servers.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import type { Service } from './interop/harness.js'
-import { interopSuite, nowSeconds } from './interop/suite.js'
+import { MemcachedStorage } from '../../storages/memcached.js'
+import { rawCommand, startMemcached } from '../helpers/servers.js'
+import { Browser, startFastify, startPython } from './harness.js'
+import type { Service } from './harness.js'
+import { interopSuite, nowSeconds } from './suite.js'
 
 const maxAge = 60
 const THIRTY_DAYS = 30 * 24 * 3600

@@ -6,10 +6,10 @@
  * These tests pin down what survives a round trip through a mixed deployment.
  */
 import t from 'tap'
-import { generateKey } from '../index.js'
-import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import type { SessionView } from './interop/harness.js'
+import { generateKey } from '../../index.js'
+import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
+import { Browser, startFastify, startPython } from './harness.js'
+import type { SessionView } from './harness.js'
 
 const key = generateKey()
 const python = await startPython(t, { storage: 'encrypted', key, maxAge: 3600 })
