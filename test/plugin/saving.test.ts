@@ -5,12 +5,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import t from 'tap'
 import sessionPlugin, {
   AbstractStorage, Session, SessionConfigError, SimpleCookieStorage, generateKey, getSession, newSession
-} from '../index.js'
-import type { StorageOptions } from '../index.js'
-import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { buildApp } from './helpers/app.js'
-import { cookiePair, setCookies } from './helpers/cookies.js'
-import { MemoryStorage } from './helpers/memory-storage.js'
+} from '../../index.js'
+import type { StorageOptions } from '../../index.js'
+import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
+import { buildApp } from '../helpers/app.js'
+import { cookiePair, setCookies } from '../helpers/cookies.js'
+import { MemoryStorage } from '../helpers/memory-storage.js'
 
 /** An EncryptedCookieStorage that counts the cryptographic work it does. */
 class CountingStorage extends EncryptedCookieStorage {
