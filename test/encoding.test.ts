@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import t from 'tap'
-import { AbstractStorage, SimpleCookieStorage } from '../index.js'
-import type { Session, SessionEnvelope } from '../index.js'
+import { AbstractStorage, Session, SimpleCookieStorage } from '../index.js'
+import type { SessionEnvelope } from '../index.js'
 import { buildApp } from './helpers/app.js'
 import { cookiePair, setCookies } from './helpers/cookies.js'
+import { MemoryStorage } from './helpers/memory-storage.js'
 
 function routes (app: FastifyInstance): void {
   app.get('/set/bigint', async (request) => {
@@ -72,4 +73,15 @@ t.test('a server-side storage may load synchronously', async (t) => {
   t.equal(response.body, 'true')
   t.equal(cookiePair(response), 'AIOHTTP_SESSION=fixed-id')
   t.equal(storage.loads, 1)
+})
+
+t.test('encodeSession writes {} for an empty session, as aiohttp does', async (t) => {
+  class Exposed extends MemoryStorage {
+    encode (session: Session): string {
+      return this.encodeSession(session)
+    }
+  }
+  const storage = new Exposed()
+  t.equal(storage.encode(storage.newSession()), '{}')
+  t.equal(storage.encode(new Session({ data: { a: 1 }, created: 5 })), '{"created":5,"session":{"a":1}}')
 })
