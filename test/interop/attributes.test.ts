@@ -11,8 +11,8 @@ import type { Test } from 'tap'
 import { generateKey } from '../../index.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
 import { parseSetCookie } from '../helpers/cookies.js'
-import { Browser, startFastify, startPython } from './harness.js'
-import type { Reply, Service } from './harness.js'
+import { Browser, startFastify, startPython } from './python-service.js'
+import type { Reply, Service } from './python-service.js'
 import { nowSeconds } from './suite.js'
 
 const key = generateKey()

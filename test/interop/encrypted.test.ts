@@ -6,7 +6,7 @@
 import t from 'tap'
 import { generateKey } from '../../index.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
-import { Browser, startFastify, startPython } from './harness.js'
+import { Browser, startFastify, startPython } from './python-service.js'
 import { interopSuite } from './suite.js'
 
 const key = generateKey()

@@ -11,7 +11,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { generateKey } from '../../index.js'
 import { freePort, startRedis } from '../helpers/servers.js'
-import { Browser, HttpService, sendHttp } from './harness.js'
+import { Browser, HttpService, sendHttp } from './python-service.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHIM = fileURLToPath(new URL('./python/shim', import.meta.url))

@@ -12,8 +12,8 @@ import memjs from 'memjs'
 import t from 'tap'
 import { MemcachedStorage } from '../../storages/memcached.js'
 import { rawCommand, startMemcached } from '../helpers/servers.js'
-import { Browser, startFastify, startPython } from './harness.js'
-import type { Service } from './harness.js'
+import { Browser, startFastify, startPython } from './python-service.js'
+import type { Service } from './python-service.js'
 import { interopSuite, nowSeconds } from './suite.js'
 
 const maxAge = 60

@@ -10,8 +10,8 @@
 import type { Test } from 'tap'
 import { isSessionLine } from '../helpers/app.js'
 import { findSetCookie } from '../helpers/cookies.js'
-import { Browser } from './harness.js'
-import type { FastifyService, PythonStorageKind, PythonService, Service, SessionView } from './harness.js'
+import { Browser } from './python-service.js'
+import type { FastifyService, PythonStorageKind, PythonService, Service, SessionView } from './python-service.js'
 import { HOSTILE_VALUES, PYTHON_TYPES } from './values.js'
 
 export interface InteropSetup {
