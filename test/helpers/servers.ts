@@ -168,6 +168,19 @@ export class ServerProcess {
   }
 }
 
+/**
+ * Stops a child process by its PID: SIGTERM, then SIGKILL if it has not exited within
+ * 3 s; resolves once it has exited.
+ */
+export async function terminate (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+  child.kill('SIGTERM')
+  await exited
+  clearTimeout(timer)
+}
+
 /** The state letter of a process in /proc (R running, S sleeping, T stopped…). */
 function processState (pid: number): string | undefined {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')

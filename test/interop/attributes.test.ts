@@ -11,8 +11,10 @@ import type { Test } from 'tap'
 import { generateKey } from '../../index.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
 import { parseSetCookie } from '../helpers/cookies.js'
-import { Browser, startFastify, startPython } from './python-service.js'
-import type { Reply, Service } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { Reply, Service } from './service.js'
 import { nowSeconds } from './suite.js'
 
 const key = generateKey()

@@ -6,7 +6,9 @@
 import t from 'tap'
 import { generateKey } from '../../index.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
-import { Browser, startFastify, startPython } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
 import { interopSuite } from './suite.js'
 
 const key = generateKey()

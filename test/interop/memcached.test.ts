@@ -12,8 +12,10 @@ import memjs from 'memjs'
 import t from 'tap'
 import { MemcachedStorage } from '../../storages/memcached.js'
 import { rawCommand, startMemcached } from '../helpers/servers.js'
-import { Browser, startFastify, startPython } from './python-service.js'
-import type { Service } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { Service } from './service.js'
 import { interopSuite, nowSeconds } from './suite.js'
 
 const maxAge = 60

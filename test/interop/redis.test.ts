@@ -7,7 +7,9 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStorage } from '../../storages/redis.js'
 import { startRedis } from '../helpers/servers.js'
-import { Browser, startFastify, startPython } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
 import { interopSuite } from './suite.js'
 
 const maxAge = 60

@@ -6,7 +6,9 @@
 import t from 'tap'
 import { SimpleCookieStorage } from '../../index.js'
 import { unquoteCookieValue } from '../../lib/wire/cookie.js'
-import { Browser, startFastify, startPython } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
 import { interopSuite } from './suite.js'
 
 const maxAge = 60

@@ -10,8 +10,10 @@
 import type { Test } from 'tap'
 import { isSessionLine } from '../helpers/app.js'
 import { findSetCookie } from '../helpers/cookies.js'
-import { Browser } from './python-service.js'
-import type { FastifyService, PythonStorageKind, PythonService, Service, SessionView } from './python-service.js'
+import { Browser } from './browser.js'
+import type { FastifyService } from './fastify-service.js'
+import type { PythonService, PythonStorageKind } from './python-service.js'
+import type { Service, SessionView } from './service.js'
 import { HOSTILE_VALUES, PYTHON_TYPES } from './values.js'
 
 export interface InteropSetup {

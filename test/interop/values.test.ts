@@ -8,8 +8,10 @@
 import t from 'tap'
 import { generateKey } from '../../index.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
-import { Browser, startFastify, startPython } from './python-service.js'
-import type { SessionView } from './python-service.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { SessionView } from './service.js'
 
 const key = generateKey()
 const python = await startPython(t, { storage: 'encrypted', key, maxAge: 3600 })
