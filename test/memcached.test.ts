@@ -14,6 +14,7 @@ import { buildApp, errorLines, sessionLine } from './helpers/app.js'
 import { fakeDate } from './helpers/clock.js'
 import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { rawCommand, startMemcached } from './helpers/servers.js'
+import { storeRoutes } from './helpers/store-routes.js'
 import { recordKeyOf } from './helpers/stores.js'
 
 const server = await startMemcached(t)
@@ -21,13 +22,7 @@ const client = memjs.Client.create(server.address)
 t.teardown(() => client.close())
 
 function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew, identity: request.session.identity }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { ok: true }
-  })
+  storeRoutes(app)
   app.post('/big', async (request) => {
     // Over memcached's default 1 MB item limit (and Fastify's body limit, hence built here).
     request.session.set('big', 'x'.repeat(2 * 1024 * 1024))

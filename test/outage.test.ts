@@ -9,7 +9,7 @@
  * SessionStorageError, requests that do not need it are answered without asking the
  * store anything, the app recovers by itself, and nothing rejects unhandled or hangs.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import memjs from 'memjs'
 import t from 'tap'
@@ -18,9 +18,10 @@ import type { StoreStorage } from '../lib/storage/store-storage.js'
 import { MemcachedStorage } from '../storages/memcached.js'
 import { RedisStorage } from '../storages/redis.js'
 import { buildApp, errorLines } from './helpers/app.js'
-import { cookiePair, setCookies } from './helpers/cookies.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startMemcached, startRedis } from './helpers/servers.js'
 import type { ServerProcess } from './helpers/servers.js'
+import { storeRoutes as routes } from './helpers/store-routes.js'
 
 /** The default bound, plus what a loaded CI machine may add to a request. */
 const DEFAULT_BOUND = 1000
@@ -29,28 +30,23 @@ const SLACK = 300
 const unhandled: unknown[] = []
 process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
 
-function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
-  app.post('/login', async (request) => {
-    request.newSession().set('user', 'ada')
-    return { ok: true }
-  })
-  app.post('/logout', async (request) => {
-    request.session.invalidate()
-    return { ok: true }
-  })
-  app.get('/health', { config: { session: false } }, async () => 'ok')
-}
-
 interface Timed {
   response: LightMyRequestResponse
   elapsed: number
 }
 
-async function timed (app: FastifyInstance, method: 'GET' | 'POST', url: string, cookie?: string): Promise<Timed> {
+async function timed (app: FastifyInstance, request: InjectOptions): Promise<Timed> {
   const start = performance.now()
-  const response = await app.inject({ method, url, ...(cookie === undefined ? {} : { headers: { cookie } }) })
+  const response = await app.inject(request)
   return { response, elapsed: Math.round(performance.now() - start) }
+}
+
+const login: InjectOptions = { method: 'POST', url: '/login', payload: { user: 'ada' } }
+
+/** A session the app wrote: the cookie a browser sends back, and its id. */
+interface LoggedIn {
+  cookie: string
+  id: string
 }
 
 /** A store client as a storage sees it, and how many commands the storage called on it. */
@@ -84,14 +80,14 @@ function observe<Client extends object> (real: Client): ObservedClient<Client> {
  * its own schedule, and answers to commands sent before an outage may still trickle in
  * (memjs can lose one response then; the storage turns that into a bounded 503).
  */
-async function recovered (app: FastifyInstance, deadline = 15000): Promise<string> {
+async function recovered (app: FastifyInstance, deadline = 15000): Promise<LoggedIn> {
   const until = Date.now() + deadline
   while (Date.now() < until) {
-    const login = await app.inject({ method: 'POST', url: '/login' })
-    if (login.statusCode === 200) {
-      const cookie = cookiePair(login)!
-      const read = await app.inject({ url: '/read', headers: { cookie } })
-      if (read.statusCode === 200 && read.json().isNew === false) return cookie
+    const loggedIn = await app.inject(login)
+    if (loggedIn.statusCode === 200) {
+      const session = { cookie: cookiePair(loggedIn)!, id: cookieValue(loggedIn) }
+      const read = await app.inject({ url: '/read', headers: { cookie: session.cookie } })
+      if (read.statusCode === 200 && read.json().isNew === false) return session
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -101,10 +97,10 @@ async function recovered (app: FastifyInstance, deadline = 15000): Promise<strin
 /** What must hold while the store cannot be used, whatever the reason. */
 async function checkUnavailable (t: Test, app: FastifyInstance, store: ObservedClient<object>, cookie: string, bound: number): Promise<void> {
   const needingTheStore = await Promise.all([
-    timed(app, 'GET', '/read', cookie),
-    timed(app, 'GET', '/read', cookie),
-    timed(app, 'POST', '/login'),
-    timed(app, 'POST', '/logout', cookie)
+    timed(app, { url: '/read', headers: { cookie } }),
+    timed(app, { url: '/read', headers: { cookie } }),
+    timed(app, login),
+    timed(app, { method: 'POST', url: '/logout', headers: { cookie } })
   ])
   for (const [index, { response, elapsed }] of needingTheStore.entries()) {
     t.equal(response.statusCode, 503, `request ${index}: 503`)
@@ -117,7 +113,7 @@ async function checkUnavailable (t: Test, app: FastifyInstance, store: ObservedC
   // Neither waits for the store because neither asks it anything.
   const commands = store.commands
   const anonymous = await app.inject({ url: '/read' })
-  t.same(anonymous.json(), { data: {}, isNew: true }, 'a request without a cookie is answered')
+  t.same(anonymous.json(), { data: {}, isNew: true, identity: null }, 'a request without a cookie is answered')
   const health = await app.inject({ url: '/health', headers: { cookie } })
   t.equal(health.body, 'ok', 'an opted-out route is answered')
   t.equal(store.commands, commands, 'and neither made the storage send the store a command')
@@ -127,28 +123,28 @@ async function outageScenario (t: Test, server: ServerProcess, storage: StoreSto
   const { app } = await buildApp(t, storage, routes)
 
   const before = await recovered(app)
-  t.same((await app.inject({ url: '/read', headers: { cookie: before } })).json(), { data: { user: 'ada' }, isNew: false })
+  t.same((await app.inject({ url: '/read', headers: { cookie: before.cookie } })).json(), { data: { user: 'ada' }, isNew: false, identity: before.id })
 
   await t.test('server killed', async (t) => {
     await server.stop()
-    await checkUnavailable(t, app, store, before, DEFAULT_BOUND)
+    await checkUnavailable(t, app, store, before.cookie, DEFAULT_BOUND)
   })
 
   await t.test('server restarted: the app recovers by itself', async (t) => {
     await server.start()
     const after = await recovered(app)
-    t.same((await app.inject({ url: '/read', headers: { cookie: after } })).json(), { data: { user: 'ada' }, isNew: false },
+    t.same((await app.inject({ url: '/read', headers: { cookie: after.cookie } })).json(), { data: { user: 'ada' }, isNew: false, identity: after.id },
       'new sessions are written and read again')
-    const stale = await app.inject({ url: '/read', headers: { cookie: before } })
-    t.same(stale.json(), { data: {}, isNew: true }, 'a session lost with the server\'s memory is a new session, not an error')
+    const stale = await app.inject({ url: '/read', headers: { cookie: before.cookie } })
+    t.same(stale.json(), { data: {}, isNew: true, identity: null }, 'a session lost with the server\'s memory is a new session, not an error')
   })
 
   await t.test('server frozen: requests time out at the bound', async (t) => {
-    const cookie = await recovered(app)
+    const session = await recovered(app)
     await server.pause()
     try {
-      await checkUnavailable(t, app, store, cookie, DEFAULT_BOUND)
-      const { response, elapsed } = await timed(app, 'GET', '/read', cookie)
+      await checkUnavailable(t, app, store, session.cookie, DEFAULT_BOUND)
+      const { response, elapsed } = await timed(app, { url: '/read', headers: { cookie: session.cookie } })
       t.equal(response.statusCode, 503)
       t.ok(elapsed >= DEFAULT_BOUND - 50, `a frozen server is waited for up to the bound (${elapsed} ms)`)
       t.match(response.json().message, /did not answer the session read within 1000 ms|the session read failed/)
@@ -156,7 +152,7 @@ async function outageScenario (t: Test, server: ServerProcess, storage: StoreSto
       server.resume()
     }
     await recovered(app)
-    t.same((await app.inject({ url: '/read', headers: { cookie } })).json(), { data: { user: 'ada' }, isNew: false },
+    t.same((await app.inject({ url: '/read', headers: { cookie: session.cookie } })).json(), { data: { user: 'ada' }, isNew: false, identity: session.id },
       'sessions written before the freeze are still there')
   })
 }
@@ -171,7 +167,7 @@ t.test('Redis outage (new Redis({ host, port }))', async (t) => {
   await t.test('while the client is reconnecting, requests fail at once instead of queueing', async (t) => {
     const store = observe(redis)
     const { app } = await buildApp(t, new RedisStorage(store.client), routes)
-    const cookie = await recovered(app)
+    const { cookie } = await recovered(app)
     // ioredis announces each wait before a reconnection attempt, with its length: a
     // request made right then must not join the offline queue.
     const waiting = new Promise<void>((resolve) => {
@@ -195,10 +191,10 @@ t.test('Redis outage (new Redis({ host, port }))', async (t) => {
 
   await t.test('a shorter timeout is honoured', async (t) => {
     const { app } = await buildApp(t, new RedisStorage(redis, { timeout: 200 }), routes)
-    const cookie = await recovered(app)
+    const { cookie } = await recovered(app)
     await server.pause()
     try {
-      const { response, elapsed } = await timed(app, 'GET', '/read', cookie)
+      const { response, elapsed } = await timed(app, { url: '/read', headers: { cookie } })
       t.equal(response.statusCode, 503)
       t.equal(response.json().message, 'fastify-sessions: Redis did not answer the session read within 200 ms')
       t.ok(elapsed >= 190 && elapsed <= 200 + SLACK, `failed after ${elapsed} ms`)

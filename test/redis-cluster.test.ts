@@ -9,8 +9,9 @@ import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStorage } from '../storages/redis.js'
 import { buildApp } from './helpers/app.js'
-import { cookiePair, setCookies } from './helpers/cookies.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startRedisCluster } from './helpers/servers.js'
+import { storeRoutes } from './helpers/store-routes.js'
 import { recordKeyOf } from './helpers/stores.js'
 
 const nodes = await startRedisCluster(t)
@@ -23,36 +24,23 @@ t.teardown(() => {
 })
 
 function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { ok: true }
-  })
-  app.post('/login', async (request) => {
-    request.newSession().set('user', (request.body as { user: string }).user)
-    return { ok: true }
-  })
+  storeRoutes(app)
   app.post('/regenerate', async (request) => {
     request.session.regenerate(['user'])
     request.session.set('role', 'admin')
     return { ok: true }
   })
-  app.post('/logout', async (request) => {
-    request.session.invalidate()
-    return { ok: true }
-  })
 }
 
-/** A session as a browser holds it (the pair it sends back) and where its record is kept. */
+/** A session as a browser holds it (the pair it sends back), its id, and where its record is kept. */
 interface StoredSession {
   pair: string
+  id: string
   key: string
 }
 
 function storedSession (response: LightMyRequestResponse): StoredSession {
-  return { pair: cookiePair(response)!, key: recordKeyOf(response) }
+  return { pair: cookiePair(response)!, id: cookieValue(response), key: recordKeyOf(response) }
 }
 
 /**
@@ -83,8 +71,8 @@ t.test('sessions spread over the three masters and every operation works', async
   }
   t.ok(perNodeCount.every((count) => count > 0), `every master holds sessions (${perNodeCount.join(' / ')})`)
 
-  for (const [index, { pair }] of sessions.entries()) {
-    t.same((await inject('GET', '/read', pair)).json(), { data: { index }, isNew: false }, 'read back through the cluster')
+  for (const [index, { pair, id }] of sessions.entries()) {
+    t.same((await inject('GET', '/read', pair)).json(), { data: { index }, isNew: false, identity: id }, 'read back through the cluster')
   }
 
   // Logins whose old and new records sit on different nodes.
@@ -96,11 +84,11 @@ t.test('sessions spread over the three masters and every operation works', async
     if (newHolder[0] !== oldHolder) crossNode++
     t.same(await holderOf(old.key), [], 'the pre-login record is deleted')
     t.equal(newHolder.length, 1)
-    t.same((await inject('GET', '/read', old.pair)).json(), { data: {}, isNew: true }, 'the old id is dead')
+    t.same((await inject('GET', '/read', old.pair)).json(), { data: {}, isNew: true, identity: null }, 'the old id is dead')
 
     const regenerated = storedSession(await inject('POST', '/regenerate', next.pair))
     t.same(await holderOf(next.key), [], 'regenerate() deletes the old record')
-    t.same((await inject('GET', '/read', regenerated.pair)).json(), { data: { user: 'ada', role: 'admin' }, isNew: false })
+    t.same((await inject('GET', '/read', regenerated.pair)).json(), { data: { user: 'ada', role: 'admin' }, isNew: false, identity: regenerated.id })
 
     const shorter = await inject('POST', '/set', regenerated.pair, { maxAge: 120, seen: true })
     t.match(setCookies(shorter)[0], /; Max-Age=120; /)

@@ -3,31 +3,21 @@
  * per-session maxAge, refresh on save only), a write the server refuses, and a client
  * that answers with text.
  */
-import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { SessionConfigError } from '../index.js'
 import { RedisStorage } from '../storages/redis.js'
 import type { RedisClient } from '../storages/redis.js'
 import { buildApp, errorLines, sessionLine } from './helpers/app.js'
-import { cookiePair, setCookies } from './helpers/cookies.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startRedis } from './helpers/servers.js'
+import { storeRoutes as routes } from './helpers/store-routes.js'
 import { recordKeyOf } from './helpers/stores.js'
 
 const server = await startRedis(t)
 const redis = new Redis({ host: '127.0.0.1', port: server.port })
 const admin = new Redis({ host: '127.0.0.1', port: server.port })
 t.teardown(() => { redis.disconnect(); admin.disconnect() })
-
-function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { maxAge: request.session.maxAge ?? null }
-  })
-}
 
 t.test('the client must be an ioredis Redis or Cluster', async (t) => {
   const nodeRedisLike = { get () {}, set () {}, del () {}, isOpen: true }
@@ -58,7 +48,7 @@ t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (
 
   await admin.expire(key, 100)
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
-  t.same(read.json(), { data: { a: 1 }, isNew: false })
+  t.same(read.json(), { data: { a: 1 }, isNew: false, identity: cookieValue(created) })
   t.ok(await admin.ttl(key) <= 100, 'a read-only request does not refresh the TTL (as in aiohttp)')
 
   const shorter = await app.inject({ method: 'POST', url: '/set', headers: { cookie: pair! }, payload: { b: 2, maxAge: 120 } })
@@ -73,7 +63,8 @@ t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (
 
 t.test('a write the server refuses fails the request with a 503 and sets no cookie', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(redis), routes)
-  const existing = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
+  const written = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+  const existing = cookiePair(written)
   // With no memory to spare and no eviction, Redis refuses writes but still serves reads.
   await admin.config('SET', 'maxmemory-policy', 'noeviction')
   await admin.config('SET', 'maxmemory', '1')
@@ -90,7 +81,8 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   t.equal(update.statusCode, 503)
   t.same(setCookies(update), [])
   await admin.config('SET', 'maxmemory', '0')
-  t.same((await app.inject({ url: '/read', headers: { cookie: existing! } })).json(), { data: { a: 1 }, isNew: false }, 'the stored session is intact')
+  t.same((await app.inject({ url: '/read', headers: { cookie: existing! } })).json(), { data: { a: 1 }, isNew: false, identity: cookieValue(written) },
+    'the stored session is intact')
 })
 
 t.test('a client that answers with text instead of bytes gives a new session and a warning', async (t) => {
@@ -107,6 +99,6 @@ t.test('a client that answers with text instead of bytes gives a new session and
   const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
   t.equal(read.statusCode, 200)
-  t.same(read.json(), { data: {}, isNew: true })
+  t.same(read.json(), { data: {}, isNew: true, identity: null })
   t.match(sessionLine(read), { level: 40, reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
 })

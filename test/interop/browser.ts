@@ -3,7 +3,7 @@
  * a browser would, Set-Cookie in and `name=value` back verbatim (quoted values
  * included), for every service on 127.0.0.1 whatever its port.
  */
-import { parseSetCookie } from '../helpers/cookies.js'
+import { SESSION_COOKIE, parseSetCookie } from '../helpers/cookies.js'
 import type { Reply, SendOptions, Service, SessionView } from './service.js'
 
 interface StoredCookie {
@@ -26,6 +26,13 @@ export class Browser {
   readonly #cookies = new Map<string, StoredCookie>()
   /** Set-Cookie headers the jar refused, for tests that check a refusal. */
   readonly refused: string[] = []
+
+  /** A browser whose only cookie is `name=value`, as a replaying or forging client holds it. */
+  static holding (value: string, name = SESSION_COOKIE): Browser {
+    const browser = new Browser()
+    browser.setValue(name, value)
+    return browser
+  }
 
   async get<R extends Reply> (service: Service<R>, path: string, options: SendOptions = {}): Promise<R> {
     return await this.#call(service, 'GET', path, options)
@@ -55,7 +62,7 @@ export class Browser {
   }
 
   /** The raw (as sent) value of a cookie, or undefined. */
-  value (name = 'AIOHTTP_SESSION', path = '/'): string | undefined {
+  value (name = SESSION_COOKIE, path = '/'): string | undefined {
     return this.#cookies.get(`${name}\0${path}`)?.value
   }
 

@@ -106,9 +106,7 @@ t.test('items written raw in aiohttp-session\'s format are read by both', async 
     const id = randomUUID().replaceAll('-', '')
     await rawSet(`AIOHTTP_SESSION_${id}`, envelope(nowSeconds()), 0, exptime)
     for (const service of [fastify, python]) {
-      const browser = new Browser()
-      browser.setValue('AIOHTTP_SESSION', id)
-      const view = await browser.read(service)
+      const view = await Browser.holding(id).read(service)
       t.same(view.session, data, `${service.name} reads the item (exptime ${exptime})`)
       t.same([view.new, view.identity], [false, id])
     }
@@ -117,9 +115,7 @@ t.test('items written raw in aiohttp-session\'s format are read by both', async 
   const id = randomUUID().replaceAll('-', '')
   await rawSet(`AIOHTTP_SESSION_${id}`, '{}', 0, maxAge)
   for (const service of [fastify, python]) {
-    const browser = new Browser()
-    browser.setValue('AIOHTTP_SESSION', id)
-    const view = await browser.read(service)
+    const view = await Browser.holding(id).read(service)
     t.same([view.new, view.empty, view.identity], [true, true, null], `${service.name}: {} is no session`)
   }
 })

@@ -63,8 +63,7 @@ t.test('an id no server issued never reaches a 500 on ours', async (t) => {
   // or well-formed but unknown: Python finds no record; we refuse the malformed ones
   // as ids before asking Redis.
   for (const value of ['"a b\\054c"', '""', 'f'.repeat(300), '0123456789abcdef0123456789abcdef']) {
-    const browser = new Browser()
-    browser.setValue('AIOHTTP_SESSION', value)
+    const browser = Browser.holding(value)
     const ours = await browser.get(fastify, '/get')
     t.equal(ours.status, 200)
     t.same(ours.body, { new: true, created: (ours.body as { created: number }).created, identity: null, empty: true, session: {} })

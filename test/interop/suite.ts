@@ -9,7 +9,7 @@
  */
 import type { Test } from 'tap'
 import { isSessionLine } from '../helpers/app.js'
-import { findSetCookie } from '../helpers/cookies.js'
+import { SESSION_COOKIE, findSetCookie } from '../helpers/cookies.js'
 import { Browser } from './browser.js'
 import type { FastifyService } from './fastify-service.js'
 import type { PythonService, PythonStorageKind } from './python-service.js'
@@ -25,8 +25,6 @@ export interface InteropSetup {
   /** Reads the raw server-side record of a session id (store-backed storages). */
   readRecord?: (id: string) => Promise<string | null>
 }
-
-const COOKIE = 'AIOHTTP_SESSION'
 
 export function isStoreBacked (kind: PythonStorageKind): boolean {
   return kind === 'redis' || kind === 'memcached'
@@ -51,7 +49,7 @@ export function flipCharacter (value: string): string {
 
 /** The `name=value` length of a Set-Cookie, what browsers limit to 4096 bytes. */
 function pairLength (setCookies: readonly string[]): number {
-  const cookie = findSetCookie(setCookies, COOKIE)
+  const cookie = findSetCookie(setCookies)
   return cookie === undefined ? 0 : Buffer.byteLength(cookie.pair)
 }
 
@@ -146,8 +144,7 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
       }
 
       // A client that kept the old cookie replays it.
-      const replay = new Browser()
-      replay.setValue(COOKIE, oldCookie)
+      const replay = Browser.holding(oldCookie)
       for (const service of [from, to]) {
         const view = await replay.read(service)
         if (storeBacked && to === fastify) {
@@ -184,8 +181,7 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
         // Replaying the old id must not revive it, and must not be adopted as the id
         // of the next session (session fixation).
         for (const service of [from, to]) {
-          const replay = new Browser()
-          replay.setValue(COOKIE, oldCookie)
+          const replay = Browser.holding(oldCookie)
           const view = await replay.read(service)
           t.same([view.new, view.empty, view.identity], [true, true, null], `${service.name}: the old id gives a new session`)
           await replay.write(service, '/set', { user: 'mallory' })
@@ -222,7 +218,7 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
       // Simple cookies are plain JSON (anyone can forge valid ones, by design); the
       // damage a tampering client can do there is to break the JSON.
       const tampered = kind === 'simple' ? genuine.replace('}}', '}') : flipCharacter(genuine)
-      browser.setValue(COOKIE, tampered)
+      browser.setValue(SESSION_COOKIE, tampered)
 
       const ours = await browser.get(fastify, '/get')
       t.equal(ours.status, 200, 'fastify never answers 500 for a bad cookie')

@@ -122,7 +122,7 @@ t.test('storages that misbehave fail the request, not the process', async (t) =>
     const response = await app.inject({ url, headers: { cookie: 'AIOHTTP_SESSION=id1' } })
     t.equal(response.statusCode, status, storage.constructor.name)
     t.match(response.json().message, message)
-    t.same(setCookies(response).filter((header) => header.startsWith('AIOHTTP_SESSION')), [], 'no session cookie on failure')
+    t.equal(cookiePair(response), undefined, 'no session cookie on failure')
     if (storage instanceof FailingSave) t.equal(storage.saves, 1, 'a failed save is not retried on the error reply')
   }
 })
