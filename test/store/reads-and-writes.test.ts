@@ -6,12 +6,12 @@
 import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
 import Fastify from 'fastify'
 import t from 'tap'
-import sessionPlugin, { SessionConfigError, getSession } from '../index.js'
-import { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from '../lib/storage/store-storage.js'
-import { buildApp, sessionLine } from './helpers/app.js'
-import { fakeDate } from './helpers/clock.js'
-import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
-import { ioDuring, memcachedBackend, redisBackend } from './helpers/stores.js'
+import sessionPlugin, { SessionConfigError, getSession } from '../../index.js'
+import { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from '../../lib/storage/store-storage.js'
+import { buildApp, sessionLine } from '../helpers/app.js'
+import { fakeDate } from '../helpers/clock.js'
+import { cookiePair, cookieValue, setCookies } from '../helpers/cookies.js'
+import { ioDuring, memcachedBackend, redisBackend } from '../helpers/stores.js'
 
 interface SessionView {
   data: Record<string, unknown>
