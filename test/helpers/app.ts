@@ -52,6 +52,18 @@ export async function buildApp (t: Teardown, storage: AbstractStorage, routes: (
   return { app, logs }
 }
 
+/** `app.inject` in short: a method, a URL, the Cookie header and a JSON body, each optional past the URL. */
+export type Inject = (method: 'GET' | 'POST', url: string, cookie?: string, body?: object) => Promise<LightMyRequestResponse>
+
+export function injector (app: FastifyInstance): Inject {
+  return async (method, url, cookie, body) => await app.inject({
+    method,
+    url,
+    ...(cookie === undefined ? {} : { headers: { cookie } }),
+    ...(body === undefined ? {} : { payload: body })
+  })
+}
+
 /**
  * The log lines written while serving the request behind `response` (Fastify tags
  * them with its request id): what that one request caused, never a line left by an

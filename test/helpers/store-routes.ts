@@ -24,3 +24,38 @@ export function storeRoutes (app: FastifyInstance): void {
   })
   app.get('/health', { config: { session: false } }, async () => 'ok')
 }
+
+/**
+ * storeRoutes and the session operations the StoreStorage tests drive: /regenerate
+ * keeps `keep` and promotes the user, /new-empty starts an empty session, /changed
+ * and /clear mark or empty the session, /identity starts a session under the body's
+ * `id` (given up again when `regenerate` is true).
+ */
+export function sessionOperationRoutes (app: FastifyInstance): void {
+  storeRoutes(app)
+  app.post('/regenerate', async (request) => {
+    request.session.regenerate(['keep'])
+    request.session.set('user', 'promoted')
+    return { ok: true }
+  })
+  app.post('/new-empty', async (request) => {
+    request.newSession()
+    return { ok: true }
+  })
+  app.post('/changed', async (request) => {
+    request.session.changed()
+    return { ok: true }
+  })
+  app.post('/clear', async (request) => {
+    request.session.clear()
+    return { ok: true }
+  })
+  app.post('/identity', async (request) => {
+    const { id, regenerate } = request.body as { id: string, regenerate?: boolean }
+    const session = request.newSession()
+    session.setNewIdentity(id)
+    if (regenerate === true) session.regenerate()
+    session.set('user', 'chosen')
+    return { ok: true }
+  })
+}

@@ -78,10 +78,18 @@ export async function ioDuring<T> (backend: StoreBackend, action: () => Promise<
   return [result, { reads: after.reads - before.reads, writes: after.writes - before.writes, deletes: after.deletes - before.deletes }]
 }
 
+/** Both stores, for tests that every server-side storage must pass. */
+export const storeBackends = [redisBackend, memcachedBackend]
+
 /**
- * The record key of the session whose cookie `response` sets: aiohttp-session's
- * layout (`${cookieName}_${id}`), written out here rather than asked of the storage.
+ * The record key of session `id`: aiohttp-session's layout (`${cookieName}_${id}`),
+ * written out here rather than asked of the storage.
  */
+export function recordKey (id: string, cookieName = SESSION_COOKIE): string {
+  return `${cookieName}_${id}`
+}
+
+/** The record key of the session whose cookie `response` sets. */
 export function recordKeyOf (response: LightMyRequestResponse, cookieName = SESSION_COOKIE): string {
-  return `${cookieName}_${cookieValue(response, cookieName)}`
+  return recordKey(cookieValue(response, cookieName), cookieName)
 }
