@@ -8,7 +8,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStorage } from '../storages/redis.js'
-import { buildApp } from './helpers/app.js'
+import { buildApp, injector } from './helpers/app.js'
 import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startRedisCluster } from './helpers/servers.js'
 import { storeRoutes } from './helpers/store-routes.js'
@@ -54,8 +54,7 @@ async function holderOf (key: string): Promise<number[]> {
 
 t.test('sessions spread over the three masters and every operation works', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(cluster, { maxAge: 3600 }), routes)
-  const inject = async (method: 'GET' | 'POST', url: string, cookie?: string, payload?: object) =>
-    app.inject({ method, url, ...(cookie === undefined ? {} : { headers: { cookie } }), ...(payload === undefined ? {} : { payload }) })
+  const inject = injector(app)
 
   const sessions: StoredSession[] = []
   for (let index = 0; index < 30; index++) {
