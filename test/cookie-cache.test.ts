@@ -2,13 +2,15 @@
  * The opened-cookie cache: a cookie that comes back is not decrypted again, and nothing
  * else changes — expiry, key rotation and per-request data work as without it.
  */
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { SessionConfigError, SimpleCookieStorage, generateKey } from '../index.js'
 import type { CookieStorageOptions, OpenedCookie } from '../index.js'
 import { quoteCookieValue } from '../lib/wire/cookie.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../storages/nacl-cookie.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 import { fakeDate } from './helpers/clock.js'
 import { fernetEncrypt } from './helpers/reference.js'
 
@@ -32,7 +34,7 @@ class CountingEncrypted extends EncryptedCookieStorage {
   }
 }
 
-function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
+function routes (app: FastifyInstance): void {
   app.get('/read', async (request) => ({ isNew: request.session.isNew, cart: request.session.get('cart') ?? null }))
   app.get('/write', async (request) => {
     request.session.set('cart', ['book'])

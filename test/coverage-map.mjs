@@ -3,5 +3,5 @@
 // same file names, which garbles the merged report. Their code paths are covered in
 // process by the other tests; these two only check that the programs run.
 export default function coverageMap (testFile) {
-  return /(keygen-cli|interop-example)\.test\.ts$/.test(testFile) ? null : []
+  return /(keygen-cli|interop\/example)\.test\.ts$/.test(testFile) ? null : []
 }

@@ -1,10 +1,12 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import t from 'tap'
-import { AbstractStorage, SimpleCookieStorage } from '../index.js'
-import type { Session, SessionEnvelope } from '../index.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { AbstractStorage, Session, SimpleCookieStorage } from '../index.js'
+import type { SessionEnvelope } from '../index.js'
+import { buildApp, errorLines } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
+import { MemoryStorage } from './helpers/memory-storage.js'
 
-function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
+function routes (app: FastifyInstance): void {
   app.get('/set/bigint', async (request) => {
     // The types refuse a bigint; JavaScript callers (and casts) can still pass one.
     request.session.set('n', 10n as unknown as number)
@@ -39,15 +41,14 @@ t.test('a value JSON cannot hold is refused by set(), naming the key', async (t)
 })
 
 t.test('a value changed in place after set() fails the save, naming the key and the path; the cause is logged once', async (t) => {
-  const { app, logs } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
   const response = await app.inject('/mutate')
   t.equal(response.statusCode, 500)
   const message = 'fastify-sessions: the session could not be encoded: list[1] is a bigint, which JSON.stringify cannot encode (it throws); ' +
     'store it as a string (String(value)) instead'
   t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message })
   t.same(setCookies(response), [])
-  const requestId = logs.find((line) => line.msg === 'incoming request')?.['reqId']
-  const failure = logs.find((line) => line['reqId'] === requestId && (line['err'] as { code?: string } | undefined)?.code === 'FST_SESSIONS_ENCODING')
+  const failure = errorLines(response).find((line) => (line['err'] as { code?: string } | undefined)?.code === 'FST_SESSIONS_ENCODING')
   const logged = failure?.['err'] as { message: string, stack: string }
   t.equal(failure?.msg, message, 'the log line\'s msg is our message')
   t.equal(logged.message, `${message}: Do not know how to serialize a BigInt`, 'the encoder\'s error appears once, as the cause')
@@ -125,4 +126,15 @@ t.test('a server-side storage may load synchronously', async (t) => {
   t.equal(response.body, 'true')
   t.equal(cookiePair(response), 'AIOHTTP_SESSION=fixed-id')
   t.equal(storage.loads, 1)
+})
+
+t.test('encodeSession writes {} for an empty session, as aiohttp does', async (t) => {
+  class Exposed extends MemoryStorage {
+    encode (session: Session): string {
+      return this.encodeSession(session)
+    }
+  }
+  const storage = new Exposed()
+  t.equal(storage.encode(storage.newSession()), '{}')
+  t.equal(storage.encode(new Session({ data: { a: 1 }, created: 5 })), '{"created":5,"session":{"a":1}}')
 })

@@ -4,38 +4,30 @@
  * the server refuses, clients with a serializer (records stay raw bytes, flags 0),
  * and one client over two servers.
  */
-import FakeTimers from '@sinonjs/fake-timers'
 import type { FastifyInstance } from 'fastify'
 import memjs from 'memjs'
 import t from 'tap'
 import { SessionConfigError } from '../index.js'
 import { MEMCACHED_MAX_RELATIVE_EXPTIME, MemcachedStorage, memcachedExptime } from '../storages/memcached.js'
 import type { MemcachedClient } from '../storages/memcached.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp, errorLines } from './helpers/app.js'
+import { fakeDate } from './helpers/clock.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { rawCommand, startMemcached } from './helpers/servers.js'
+import { storeRoutes } from './helpers/store-routes.js'
+import { recordKeyOf } from './helpers/stores.js'
 
 const server = await startMemcached(t)
 const client = memjs.Client.create(server.address)
 t.teardown(() => client.close())
 
 function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew, identity: request.session.identity }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { ok: true }
-  })
+  storeRoutes(app)
   app.post('/big', async (request) => {
     // Over memcached's default 1 MB item limit (and Fastify's body limit, hence built here).
     request.session.set('big', 'x'.repeat(2 * 1024 * 1024))
     return { ok: true }
   })
-}
-
-function idOf (pair: string | undefined): string {
-  if (pair === undefined) throw new Error('no session cookie was set')
-  return pair.slice(pair.indexOf('=') + 1)
 }
 
 /** Seconds the server will keep the item (-1: forever), or null when it has none. */
@@ -72,8 +64,7 @@ t.test('the server keeps each record for maxAge seconds', async (t) => {
   // Date runs 1000 s ahead of the server's clock: an absolute exptime computed from it
   // shows up as 1000 s more on the server, a relative one does not.
   const offset = 1000
-  const clock = FakeTimers.install({ now: Date.now() + offset * 1000, toFake: ['Date'] })
-  t.teardown(() => { clock.uninstall() })
+  fakeDate(t, Date.now() / 1000 + offset)
 
   const cases: Array<[number | undefined, number, number]> = [
     [undefined, -1, -1],
@@ -84,25 +75,25 @@ t.test('the server keeps each record for maxAge seconds', async (t) => {
   for (const [maxAge, low, high] of cases) {
     const { app } = await buildApp(t, new MemcachedStorage(client, { maxAge }), routes)
     const response = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
-    const ttl = await remainingTtl(server.port, `AIOHTTP_SESSION_${idOf(cookiePair(response))}`)
+    const ttl = await remainingTtl(server.port, recordKeyOf(response))
     t.ok(ttl !== null && ttl >= low && ttl <= high, `maxAge ${maxAge}: the server keeps it ${ttl} s`)
   }
 
   const { app } = await buildApp(t, new MemcachedStorage(client, { maxAge: 3600 }), routes)
   const response = await app.inject({ method: 'POST', url: '/set', payload: { a: 1, maxAge: 120 } })
   t.match(setCookies(response)[0], /; Max-Age=120; /)
-  const ttl = await remainingTtl(server.port, `AIOHTTP_SESSION_${idOf(cookiePair(response))}`)
+  const ttl = await remainingTtl(server.port, recordKeyOf(response))
   t.ok(ttl !== null && ttl > 110 && ttl <= 120, `a per-session maxAge sets the exptime (${ttl})`)
 })
 
 t.test('a write the server refuses fails the request with a 503 and sets no cookie', async (t) => {
-  const { app, logs } = await buildApp(t, new MemcachedStorage(client), routes)
+  const { app } = await buildApp(t, new MemcachedStorage(client), routes)
   const response = await app.inject({ method: 'POST', url: '/big' })
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Memcached failed' })
   t.same(setCookies(response), [])
-  t.match(logs.find((line) => line.level === 50),
-    { err: { type: 'SessionStorageError', message: /failed: memcached refused the SET of a \d+-byte value: it is over the server's item size limit/ } })
+  t.match(errorLines(response),
+    [{ err: { type: 'SessionStorageError', message: /failed: memcached refused the SET of a \d+-byte value: it is over the server's item size limit/ } }])
 })
 
 t.test('records are raw bytes with flags 0, whatever serializer the client has', async (t) => {
@@ -125,10 +116,10 @@ t.test('records are raw bytes with flags 0, whatever serializer the client has',
   for (const [what, custom] of cases) {
     t.teardown(() => custom.close())
     const { app } = await buildApp(t, new MemcachedStorage(custom), routes)
-    const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
-    const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
-    t.same(read.json(), { data: { a: 1 }, isNew: false, identity: idOf(pair) }, `${what}: the session is read back`)
-    const item = await rawCommand(server.port, `mg AIOHTTP_SESSION_${idOf(pair)} v f\r\nquit\r\n`)
+    const written = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    const read = await app.inject({ url: '/read', headers: { cookie: cookiePair(written)! } })
+    t.same(read.json(), { data: { a: 1 }, isNew: false, identity: cookieValue(written) }, `${what}: the session is read back`)
+    const item = await rawCommand(server.port, `mg AIOHTTP_SESSION_${cookieValue(written)} v f\r\nquit\r\n`)
     t.match(item, /^VA \d+ f0\r\n\{"created":\d+,"session":\{"a":1\}\}\r\n/, `${what}: the record is the envelope itself, flags 0`)
   }
 })
@@ -141,21 +132,20 @@ t.test('one client over two servers: sessions spread over both, each found again
   t.teardown(() => { pool.close(); for (const node of single) node.close() })
   const { app } = await buildApp(t, new MemcachedStorage(pool), routes)
 
-  const sessions: Array<[string, number]> = []
+  const sessions: Array<[string, string, number]> = []
   for (let index = 0; index < 40; index++) {
     const response = await app.inject({ method: 'POST', url: '/set', payload: { index } })
-    sessions.push([cookiePair(response)!, index])
+    sessions.push([cookiePair(response)!, recordKeyOf(response), index])
   }
   const perServer = [0, 0]
-  for (const [pair] of sessions) {
-    const key = `AIOHTTP_SESSION_${idOf(pair)}`
+  for (const [, key] of sessions) {
     const holders = await Promise.all(single.map(async (node) => (await node.get(key)).value !== null))
     t.equal(holders.filter(Boolean).length, 1, 'each record lives on exactly one server')
     perServer[holders.indexOf(true)]!++
   }
   t.ok(perServer[0]! > 0 && perServer[1]! > 0, `both servers hold sessions (${perServer.join(' / ')})`)
 
-  for (const [pair, index] of sessions) {
+  for (const [pair, , index] of sessions) {
     const read = await app.inject({ url: '/read', headers: { cookie: pair } })
     t.same(read.json().data, { index }, 'the session is found again')
   }

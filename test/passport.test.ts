@@ -10,7 +10,7 @@ import type { Test } from 'tap'
 import sessionPlugin, { generateKey } from '../index.js'
 import type { AbstractStorage } from '../index.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { cookiePair } from './helpers/app.js'
+import { cookiePair } from './helpers/cookies.js'
 import { MemoryStorage } from './helpers/memory-storage.js'
 
 /**

@@ -4,12 +4,15 @@
  * TTL, invalidate, newSession/regenerate deleting a record on another node) works,
  * since the storage only ever sends single-key commands.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStorage } from '../storages/redis.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp, injector } from './helpers/app.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startRedisCluster } from './helpers/servers.js'
+import { storeRoutes } from './helpers/store-routes.js'
+import { recordKeyOf } from './helpers/stores.js'
 
 const nodes = await startRedisCluster(t)
 const cluster = new Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }])
@@ -21,30 +24,23 @@ t.teardown(() => {
 })
 
 function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { ok: true }
-  })
-  app.post('/login', async (request) => {
-    request.newSession().set('user', (request.body as { user: string }).user)
-    return { ok: true }
-  })
+  storeRoutes(app)
   app.post('/regenerate', async (request) => {
     request.session.regenerate(['user'])
     request.session.set('role', 'admin')
     return { ok: true }
   })
-  app.post('/logout', async (request) => {
-    request.session.invalidate()
-    return { ok: true }
-  })
 }
 
-function keyOf (pair: string): string {
-  return 'AIOHTTP_SESSION_' + pair.slice(pair.indexOf('=') + 1)
+/** A session as a browser holds it (the pair it sends back), its id, and where its record is kept. */
+interface StoredSession {
+  pair: string
+  id: string
+  key: string
+}
+
+function storedSession (response: LightMyRequestResponse): StoredSession {
+  return { pair: cookiePair(response)!, id: cookieValue(response), key: recordKeyOf(response) }
 }
 
 /**
@@ -58,56 +54,54 @@ async function holderOf (key: string): Promise<number[]> {
 
 t.test('sessions spread over the three masters and every operation works', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(cluster, { maxAge: 3600 }), routes)
-  const inject = async (method: 'GET' | 'POST', url: string, cookie?: string, payload?: object) =>
-    app.inject({ method, url, ...(cookie === undefined ? {} : { headers: { cookie } }), ...(payload === undefined ? {} : { payload }) })
+  const inject = injector(app)
 
-  const sessions: string[] = []
+  const sessions: StoredSession[] = []
   for (let index = 0; index < 30; index++) {
     const response = await inject('POST', '/set', undefined, { index })
     t.equal(response.statusCode, 200)
-    sessions.push(cookiePair(response)!)
+    sessions.push(storedSession(response))
   }
   const perNodeCount = [0, 0, 0]
-  for (const pair of sessions) {
-    const holders = await holderOf(keyOf(pair))
+  for (const { key } of sessions) {
+    const holders = await holderOf(key)
     t.equal(holders.length, 1, 'each record lives on exactly one master')
     perNodeCount[holders[0]!]!++
   }
   t.ok(perNodeCount.every((count) => count > 0), `every master holds sessions (${perNodeCount.join(' / ')})`)
 
-  for (const [index, pair] of sessions.entries()) {
-    t.same((await inject('GET', '/read', pair)).json(), { data: { index }, isNew: false }, 'read back through the cluster')
+  for (const [index, { pair, id }] of sessions.entries()) {
+    t.same((await inject('GET', '/read', pair)).json(), { data: { index }, isNew: false, identity: id }, 'read back through the cluster')
   }
 
   // Logins whose old and new records sit on different nodes.
   let crossNode = 0
-  for (const pair of sessions.slice(0, 10)) {
-    const oldHolder = (await holderOf(keyOf(pair)))[0]
-    const login = await inject('POST', '/login', pair, { user: 'ada' })
-    const next = cookiePair(login)!
-    const newHolder = await holderOf(keyOf(next))
+  for (const old of sessions.slice(0, 10)) {
+    const oldHolder = (await holderOf(old.key))[0]
+    const next = storedSession(await inject('POST', '/login', old.pair, { user: 'ada' }))
+    const newHolder = await holderOf(next.key)
     if (newHolder[0] !== oldHolder) crossNode++
-    t.same(await holderOf(keyOf(pair)), [], 'the pre-login record is deleted')
+    t.same(await holderOf(old.key), [], 'the pre-login record is deleted')
     t.equal(newHolder.length, 1)
-    t.same((await inject('GET', '/read', pair)).json(), { data: {}, isNew: true }, 'the old id is dead')
+    t.same((await inject('GET', '/read', old.pair)).json(), { data: {}, isNew: true, identity: null }, 'the old id is dead')
 
-    const regenerated = cookiePair(await inject('POST', '/regenerate', next))!
-    t.same(await holderOf(keyOf(next)), [], 'regenerate() deletes the old record')
-    t.same((await inject('GET', '/read', regenerated)).json(), { data: { user: 'ada', role: 'admin' }, isNew: false })
+    const regenerated = storedSession(await inject('POST', '/regenerate', next.pair))
+    t.same(await holderOf(next.key), [], 'regenerate() deletes the old record')
+    t.same((await inject('GET', '/read', regenerated.pair)).json(), { data: { user: 'ada', role: 'admin' }, isNew: false, identity: regenerated.id })
 
-    const shorter = await inject('POST', '/set', regenerated, { maxAge: 120, seen: true })
+    const shorter = await inject('POST', '/set', regenerated.pair, { maxAge: 120, seen: true })
     t.match(setCookies(shorter)[0], /; Max-Age=120; /)
-    const ttl = await cluster.ttl(keyOf(regenerated))
+    const ttl = await cluster.ttl(regenerated.key)
     t.ok(ttl > 110 && ttl <= 120, `the per-session TTL applies on the cluster (${ttl})`)
 
-    const logout = await inject('POST', '/logout', regenerated)
+    const logout = await inject('POST', '/logout', regenerated.pair)
     t.match(setCookies(logout), [/^AIOHTTP_SESSION=""; /])
-    t.same(await holderOf(keyOf(regenerated)), [], 'invalidate() deletes the record')
+    t.same(await holderOf(regenerated.key), [], 'invalidate() deletes the record')
   }
   t.ok(crossNode > 0, `some logins moved the session to another node (${crossNode} of 10)`)
 
   const noTtl = new RedisStorage(cluster)
   const { app: plain } = await buildApp(t, noTtl, routes)
-  const pair = cookiePair(await plain.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))!
-  t.equal(await cluster.ttl(keyOf(pair)), -1, 'no TTL without maxAge')
+  const written = await plain.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+  t.equal(await cluster.ttl(recordKeyOf(written)), -1, 'no TTL without maxAge')
 })

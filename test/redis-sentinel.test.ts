@@ -15,8 +15,10 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStorage } from '../storages/redis.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 import { rawCommand, replicationInfo, sentinelMasterAddress, startRedisSentinel } from './helpers/servers.js'
+import { recordKey } from './helpers/stores.js'
 
 /** How long the failover may take before the test gives up (a liveness bound, not a speed check). */
 const RECOVERY_DEADLINE = 25000
@@ -55,10 +57,6 @@ function routes (app: FastifyInstance): void {
   })
 }
 
-function recordKey (cookie: string): string {
-  return 'AIOHTTP_SESSION_' + cookie.slice(cookie.indexOf('=') + 1)
-}
-
 interface Outcome {
   /** Milliseconds after the master was killed. */
   at: number
@@ -89,7 +87,7 @@ t.test('the master is killed: 503s while there is none, then the promoted replic
   const waited = await rawCommand(deployment.master.port, 'SET sentinel-test-marker 1\r\nWAIT 1 5000\r\nQUIT\r\n')
   t.equal(waited, '+OK\r\n:1\r\n+OK\r\n', 'the replica acknowledged every write')
   for (const { cookie } of before) {
-    t.ok(await replica.exists(recordKey(cookie)), 'the replica holds the session')
+    t.ok(await replica.exists(recordKey(cookie.slice(cookie.indexOf('=') + 1))), 'the replica holds the session')
   }
 
   await deployment.master.stop()
@@ -153,7 +151,7 @@ t.test('the master is killed: 503s while there is none, then the promoted replic
     const login = await app.inject({ method: 'POST', url: '/login', payload: { user: `after-${index}` } })
     t.equal(login.statusCode, 200, 'writes work on the new master')
     const cookie = cookiePair(login)!
-    t.ok(await replica.exists(recordKey(cookie)), 'and land on the promoted replica')
+    t.ok(await replica.exists(recordKey(cookie.slice(cookie.indexOf('=') + 1))), 'and land on the promoted replica')
     const read = await app.inject({ url: '/read', headers: { cookie } })
     t.same(read.json(), { data: { user: `after-${index}` }, isNew: false })
   }

@@ -3,34 +3,21 @@
  * per-session maxAge, refresh on save only), a write the server refuses, and a client
  * that answers with text.
  */
-import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { SessionConfigError } from '../index.js'
 import { RedisStorage } from '../storages/redis.js'
 import type { RedisClient } from '../storages/redis.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import { buildApp, errorLines, sessionLine } from './helpers/app.js'
+import { cookiePair, cookieValue, setCookies } from './helpers/cookies.js'
 import { startRedis } from './helpers/servers.js'
+import { storeRoutes as routes } from './helpers/store-routes.js'
+import { recordKeyOf } from './helpers/stores.js'
 
 const server = await startRedis(t)
 const redis = new Redis({ host: '127.0.0.1', port: server.port })
 const admin = new Redis({ host: '127.0.0.1', port: server.port })
 t.teardown(() => { redis.disconnect(); admin.disconnect() })
-
-function routes (app: FastifyInstance): void {
-  app.get('/read', async (request) => ({ data: request.session.toJSON(), isNew: request.session.isNew }))
-  app.post('/set', async (request) => {
-    const { maxAge, ...data } = request.body as Record<string, unknown>
-    for (const [key, value] of Object.entries(data)) request.session.set(key, value)
-    if (typeof maxAge === 'number') request.session.maxAge = maxAge
-    return { maxAge: request.session.maxAge ?? null }
-  })
-}
-
-function recordKey (pair: string | undefined): string {
-  if (pair === undefined) throw new Error('no session cookie was set')
-  return 'AIOHTTP_SESSION_' + pair.slice(pair.indexOf('=') + 1)
-}
 
 t.test('the client must be an ioredis Redis or Cluster', async (t) => {
   const nodeRedisLike = { get () {}, set () {}, del () {}, isOpen: true }
@@ -48,20 +35,20 @@ t.test('without maxAge the record has no TTL', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(redis), routes)
   const response = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   t.notMatch(setCookies(response)[0] ?? '', /Max-Age|expires/)
-  t.equal(await admin.ttl(recordKey(cookiePair(response))), -1)
+  t.equal(await admin.ttl(recordKeyOf(response)), -1)
 })
 
 t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (t) => {
   const { app } = await buildApp(t, new RedisStorage(redis, { maxAge: 3600 }), routes)
   const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   const pair = cookiePair(created)
-  const key = recordKey(pair)
+  const key = recordKeyOf(created)
   t.match(setCookies(created)[0], /; Max-Age=3600; /)
   t.ok(await admin.ttl(key) > 3590, 'the TTL is the storage maxAge')
 
   await admin.expire(key, 100)
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
-  t.same(read.json(), { data: { a: 1 }, isNew: false })
+  t.same(read.json(), { data: { a: 1 }, isNew: false, identity: cookieValue(created) })
   t.ok(await admin.ttl(key) <= 100, 'a read-only request does not refresh the TTL (as in aiohttp)')
 
   const shorter = await app.inject({ method: 'POST', url: '/set', headers: { cookie: pair! }, payload: { b: 2, maxAge: 120 } })
@@ -75,8 +62,9 @@ t.test('SET … EX maxAge, per-session maxAge, refreshed by saves only', async (
 })
 
 t.test('a write the server refuses fails the request with a 503 and sets no cookie', async (t) => {
-  const { app, logs } = await buildApp(t, new RedisStorage(redis), routes)
-  const existing = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
+  const { app } = await buildApp(t, new RedisStorage(redis), routes)
+  const written = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+  const existing = cookiePair(written)
   // With no memory to spare and no eviction, Redis refuses writes but still serves reads.
   await admin.config('SET', 'maxmemory-policy', 'noeviction')
   await admin.config('SET', 'maxmemory', '1')
@@ -86,14 +74,15 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   t.equal(fresh.statusCode, 503)
   t.match(fresh.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Redis failed' })
   t.same(setCookies(fresh), [], 'no cookie for a write that did not happen')
-  t.match(logs.find((line) => line.level === 50), { err: { type: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: /failed: OOM command not allowed/ } },
+  t.match(errorLines(fresh), [{ err: { type: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: /failed: OOM command not allowed/ } }],
     'the error and its cause are logged')
 
   const update = await app.inject({ method: 'POST', url: '/set', headers: { cookie: existing! }, payload: { a: 2 } })
   t.equal(update.statusCode, 503)
   t.same(setCookies(update), [])
   await admin.config('SET', 'maxmemory', '0')
-  t.same((await app.inject({ url: '/read', headers: { cookie: existing! } })).json(), { data: { a: 1 }, isNew: false }, 'the stored session is intact')
+  t.same((await app.inject({ url: '/read', headers: { cookie: existing! } })).json(), { data: { a: 1 }, isNew: false, identity: cookieValue(written) },
+    'the stored session is intact')
 })
 
 t.test('a client that answers with text instead of bytes gives a new session and a warning', async (t) => {
@@ -106,12 +95,12 @@ t.test('a client that answers with text instead of bytes gives a new session and
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
-  const { app, logs } = await buildApp(t, new RedisStorage(textReplies), routes)
+  const { app } = await buildApp(t, new RedisStorage(textReplies), routes)
   const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
   t.equal(read.statusCode, 200)
-  t.same(read.json(), { data: {}, isNew: true })
-  t.match(logs.find((line) => line.level === 40), { reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
+  t.same(read.json(), { data: {}, isNew: true, identity: null })
+  t.match(sessionLine(read), { level: 40, reason: 'the store client returned text instead of bytes; configure it to return Buffers' })
 })
 
 t.test('a client that answers with neither bytes nor text gives a new session and a warning', async (t) => {
@@ -123,10 +112,10 @@ t.test('a client that answers with neither bytes nor text gives a new session an
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
-  const { app, logs } = await buildApp(t, new RedisStorage(numberReplies), routes)
+  const { app } = await buildApp(t, new RedisStorage(numberReplies), routes)
   const pair = cookiePair(await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
   const read = await app.inject({ url: '/read', headers: { cookie: pair! } })
   t.equal(read.statusCode, 200)
-  t.same(read.json(), { data: {}, isNew: true })
-  t.match(logs.find((line) => line.level === 40), { reason: 'the store client returned number instead of bytes' })
+  t.same(read.json(), { data: {}, isNew: true, identity: null })
+  t.match(sessionLine(read), { level: 40, reason: 'the store client returned number instead of bytes' })
 })

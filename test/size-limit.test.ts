@@ -5,9 +5,11 @@
 import t from 'tap'
 import { COOKIE_SIZE_LIMIT, SessionTooLargeError, SimpleCookieStorage, generateKey } from '../index.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { buildApp, cookiePair, setCookies } from './helpers/app.js'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, errorLines } from './helpers/app.js'
+import { cookiePair, setCookies } from './helpers/cookies.js'
 
-function routes (app: Parameters<Parameters<typeof buildApp>[2]>[0]): void {
+function routes (app: FastifyInstance): void {
   app.get('/fill/:size', async (request, reply) => {
     reply.header('set-cookie', 'other=kept')
     request.session.set('blob', 'x'.repeat(Number((request.params as { size: string }).size)))
@@ -34,11 +36,10 @@ t.test('the limit is measured on name=value against 4096 bytes', async (t) => {
 })
 
 t.test('encryption overhead counts', async (t) => {
-  const { app, logs } = await buildApp(t, new EncryptedCookieStorage(generateKey()), routes)
+  const { app } = await buildApp(t, new EncryptedCookieStorage(generateKey()), routes)
   const response = await app.inject('/fill/3000')
   t.equal(response.statusCode, 500, '3000 bytes of data are over 4096 bytes once encrypted and encoded')
-  const logged = logs.find((line) => line.level === 50)
-  t.match(logged, { err: { type: 'SessionTooLargeError', code: 'FST_SESSIONS_TOO_LARGE' } })
+  t.match(errorLines(response), [{ err: { type: 'SessionTooLargeError', code: 'FST_SESSIONS_TOO_LARGE' } }])
   const error = new SessionTooLargeError(5000, 4096)
   t.match(error, { size: 5000, limit: 4096, statusCode: 500, name: 'SessionTooLargeError' })
 })

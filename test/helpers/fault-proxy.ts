@@ -9,10 +9,7 @@
  */
 import { Socket, createServer } from 'node:net'
 import type { Server } from 'node:net'
-
-interface Teardown {
-  teardown (fn: () => unknown): void
-}
+import type { Teardown } from './teardown.js'
 
 const HOST = '127.0.0.1'
 

@@ -12,12 +12,9 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { Teardown } from './teardown.js'
 
 const run = promisify(execFile)
-
-interface Teardown {
-  teardown (fn: () => unknown): void
-}
 
 const HOST = '127.0.0.1'
 const START_TIMEOUT = 15000
@@ -169,6 +166,19 @@ export class ServerProcess {
   resume (): void {
     this.#child?.kill('SIGCONT')
   }
+}
+
+/**
+ * Stops a child process by its PID: SIGTERM, then SIGKILL if it has not exited within
+ * 3 s; resolves once it has exited.
+ */
+export async function terminate (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+  child.kill('SIGTERM')
+  await exited
+  clearTimeout(timer)
 }
 
 /** The state letter of a process in /proc (R running, S sleeping, T stopped…). */

@@ -8,8 +8,12 @@
  * change on either side fails a test.
  */
 import type { Test } from 'tap'
-import { Browser } from './harness.js'
-import type { FastifyService, PythonStorageKind, PythonService, Service, SessionView } from './harness.js'
+import { isSessionLine } from '../helpers/app.js'
+import { SESSION_COOKIE, findSetCookie } from '../helpers/cookies.js'
+import { Browser } from './browser.js'
+import type { FastifyService } from './fastify-service.js'
+import type { PythonService, PythonStorageKind } from './python-service.js'
+import type { Service, SessionView } from './service.js'
 import { HOSTILE_VALUES, PYTHON_TYPES } from './values.js'
 
 export interface InteropSetup {
@@ -21,8 +25,6 @@ export interface InteropSetup {
   /** Reads the raw server-side record of a session id (store-backed storages). */
   readRecord?: (id: string) => Promise<string | null>
 }
-
-const COOKIE = 'AIOHTTP_SESSION'
 
 export function isStoreBacked (kind: PythonStorageKind): boolean {
   return kind === 'redis' || kind === 'memcached'
@@ -47,8 +49,8 @@ export function flipCharacter (value: string): string {
 
 /** The `name=value` length of a Set-Cookie, what browsers limit to 4096 bytes. */
 function pairLength (setCookies: readonly string[]): number {
-  const header = setCookies.find((line) => line.startsWith(COOKIE + '='))
-  return header === undefined ? 0 : Buffer.byteLength(header.split('; ')[0] as string)
+  const cookie = findSetCookie(setCookies)
+  return cookie === undefined ? 0 : Buffer.byteLength(cookie.pair)
 }
 
 /** A large value that still needs Python's escaping: quotes, commas, unicode. */
@@ -142,8 +144,7 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
       }
 
       // A client that kept the old cookie replays it.
-      const replay = new Browser()
-      replay.setValue(COOKIE, oldCookie)
+      const replay = Browser.holding(oldCookie)
       for (const service of [from, to]) {
         const view = await replay.read(service)
         if (storeBacked && to === fastify) {
@@ -180,8 +181,7 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
         // Replaying the old id must not revive it, and must not be adopted as the id
         // of the next session (session fixation).
         for (const service of [from, to]) {
-          const replay = new Browser()
-          replay.setValue(COOKIE, oldCookie)
+          const replay = Browser.holding(oldCookie)
           const view = await replay.read(service)
           t.same([view.new, view.empty, view.identity], [true, true, null], `${service.name}: the old id gives a new session`)
           await replay.write(service, '/set', { user: 'mallory' })
@@ -218,16 +218,15 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
       // Simple cookies are plain JSON (anyone can forge valid ones, by design); the
       // damage a tampering client can do there is to break the JSON.
       const tampered = kind === 'simple' ? genuine.replace('}}', '}') : flipCharacter(genuine)
-      browser.setValue(COOKIE, tampered)
+      browser.setValue(SESSION_COOKIE, tampered)
 
-      const logged = fastify.logs.length
       const ours = await browser.get(fastify, '/get')
       t.equal(ours.status, 200, 'fastify never answers 500 for a bad cookie')
       t.same(ours.setCookies, [], 'fastify writes nothing for it')
       const view = ours.body as SessionView
       t.same([view.new, view.empty, view.identity], [true, true, null], 'fastify: a new empty session')
       if (!storeBacked) {
-        t.ok(fastify.logs.slice(logged).some((line) => line.level === 40), 'fastify logs a warning')
+        t.match(ours.logLines.filter(isSessionLine), [{ level: 40 }], 'fastify logs a warning')
       }
 
       const logLength = python.stderr.length

@@ -8,11 +8,14 @@
  */
 import t from 'tap'
 import type { Test } from 'tap'
-import { generateKey } from '../index.js'
-import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { Browser, parseSetCookie, startFastify, startPython } from './interop/harness.js'
-import type { Reply, Service } from './interop/harness.js'
-import { nowSeconds } from './interop/suite.js'
+import { generateKey } from '../../index.js'
+import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
+import { parseSetCookie } from '../helpers/cookies.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { Reply, Service } from './service.js'
+import { nowSeconds } from './suite.js'
 
 const key = generateKey()
 
@@ -39,7 +42,7 @@ t.test('same options, same Set-Cookie; the deletion cookie keeps Secure and Same
     // Sent without the Browser: it would refuse Domain=example.com on 127.0.0.1.
     const header = onlyCookie(t, await service.send('POST', '/app/set', undefined, { body: { user: 'ann' }, clock }))
     t.equal(withoutValue(header), expected, `${service.name}: attributes in Python's order and format`)
-    written[service.name] = parseSetCookie(header).name + '=' + parseSetCookie(header).value
+    written[service.name] = parseSetCookie(header).pair
   }
   // Each logs out a session the other wrote.
   const theirs = onlyCookie(t, await python.send('POST', '/app/logout', written['fastify'], { clock }))

@@ -10,11 +10,13 @@
 import { randomUUID } from 'node:crypto'
 import memjs from 'memjs'
 import t from 'tap'
-import { MemcachedStorage } from '../storages/memcached.js'
-import { rawCommand, startMemcached } from './helpers/servers.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import type { Service } from './interop/harness.js'
-import { interopSuite, nowSeconds } from './interop/suite.js'
+import { MemcachedStorage } from '../../storages/memcached.js'
+import { rawCommand, startMemcached } from '../helpers/servers.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { Service } from './service.js'
+import { interopSuite, nowSeconds } from './suite.js'
 
 const maxAge = 60
 const THIRTY_DAYS = 30 * 24 * 3600
@@ -104,9 +106,7 @@ t.test('items written raw in aiohttp-session\'s format are read by both', async 
     const id = randomUUID().replaceAll('-', '')
     await rawSet(`AIOHTTP_SESSION_${id}`, envelope(nowSeconds()), 0, exptime)
     for (const service of [fastify, python]) {
-      const browser = new Browser()
-      browser.setValue('AIOHTTP_SESSION', id)
-      const view = await browser.read(service)
+      const view = await Browser.holding(id).read(service)
       t.same(view.session, data, `${service.name} reads the item (exptime ${exptime})`)
       t.same([view.new, view.identity], [false, id])
     }
@@ -115,9 +115,7 @@ t.test('items written raw in aiohttp-session\'s format are read by both', async 
   const id = randomUUID().replaceAll('-', '')
   await rawSet(`AIOHTTP_SESSION_${id}`, '{}', 0, maxAge)
   for (const service of [fastify, python]) {
-    const browser = new Browser()
-    browser.setValue('AIOHTTP_SESSION', id)
-    const view = await browser.read(service)
+    const view = await Browser.holding(id).read(service)
     t.same([view.new, view.empty, view.identity], [true, true, null], `${service.name}: {} is no session`)
   }
 })

@@ -4,10 +4,12 @@
  * plus the quoting of padded tokens.
  */
 import t from 'tap'
-import { generateKey } from '../index.js'
-import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import { interopSuite } from './interop/suite.js'
+import { generateKey } from '../../index.js'
+import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import { interopSuite } from './suite.js'
 
 const key = generateKey()
 const maxAge = 60

@@ -4,11 +4,13 @@
  * directions, plus the quoting of values that contain '/' or '='.
  */
 import t from 'tap'
-import { generateKey } from '../index.js'
-import { NaClCookieStorage } from '../storages/nacl-cookie.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import type { Service } from './interop/harness.js'
-import { interopSuite } from './interop/suite.js'
+import { generateKey } from '../../index.js'
+import { NaClCookieStorage } from '../../storages/nacl-cookie.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import type { Service } from './service.js'
+import { interopSuite } from './suite.js'
 
 // Python takes the 32 raw bytes (app.py decodes this text); we take the text itself.
 const key = generateKey()

@@ -4,10 +4,12 @@
  * directions, plus the exact quoting Python applies to the JSON.
  */
 import t from 'tap'
-import { SimpleCookieStorage } from '../index.js'
-import { unquoteCookieValue } from '../lib/wire/cookie.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import { interopSuite } from './interop/suite.js'
+import { SimpleCookieStorage } from '../../index.js'
+import { unquoteCookieValue } from '../../lib/wire/cookie.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import { interopSuite } from './suite.js'
 
 const maxAge = 60
 const python = await startPython(t, { storage: 'simple', maxAge })

@@ -9,12 +9,13 @@ import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
-import { generateKey } from '../index.js'
-import { freePort, startRedis } from './helpers/servers.js'
-import { Browser, HttpService, sendHttp } from './interop/harness.js'
+import { generateKey } from '../../index.js'
+import { freePort, startRedis, terminate } from '../helpers/servers.js'
+import { Browser } from './browser.js'
+import { HttpService, sendHttp } from './service.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SHIM = fileURLToPath(new URL('./interop/python/shim', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SHIM = fileURLToPath(new URL('./python/shim', import.meta.url))
 
 /** Starts one process of the example and waits until it answers GET /whoami. */
 async function startExample (t: Test, name: string, command: string, args: string[], env: Record<string, string>): Promise<HttpService> {
@@ -26,14 +27,7 @@ async function startExample (t: Test, name: string, command: string, args: strin
   })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr += text })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-    child.kill('SIGTERM')
-    await exited
-    clearTimeout(timer)
-  })
+  t.teardown(() => terminate(child))
   // Neither app announces readiness in a fixed format, so poll (tsx compiles first).
   const deadline = Date.now() + 30_000
   for (;;) {

@@ -5,10 +5,12 @@
  */
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { RedisStorage } from '../storages/redis.js'
-import { startRedis } from './helpers/servers.js'
-import { Browser, startFastify, startPython } from './interop/harness.js'
-import { interopSuite } from './interop/suite.js'
+import { RedisStorage } from '../../storages/redis.js'
+import { startRedis } from '../helpers/servers.js'
+import { Browser } from './browser.js'
+import { startFastify } from './fastify-service.js'
+import { startPython } from './python-service.js'
+import { interopSuite } from './suite.js'
 
 const maxAge = 60
 const server = await startRedis(t)
@@ -61,8 +63,7 @@ t.test('an id no server issued never reaches a 500 on ours', async (t) => {
   // or well-formed but unknown: Python finds no record; we refuse the malformed ones
   // as ids before asking Redis.
   for (const value of ['"a b\\054c"', '""', 'f'.repeat(300), '0123456789abcdef0123456789abcdef']) {
-    const browser = new Browser()
-    browser.setValue('AIOHTTP_SESSION', value)
+    const browser = Browser.holding(value)
     const ours = await browser.get(fastify, '/get')
     t.equal(ours.status, 200)
     t.same(ours.body, { new: true, created: (ours.body as { created: number }).created, identity: null, empty: true, session: {} })
