@@ -2,7 +2,7 @@
 // loaded here and the package stays an optional peer dependency.
 import type { Client } from 'memjs'
 import { nowSeconds } from '../lib/clock.js'
-import { SessionConfigError, describeType } from '../lib/errors.js'
+import { readClient } from '../lib/storage/options.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
@@ -27,6 +27,9 @@ export function memcachedExptime (maxAge: number | undefined, now: number): numb
   return maxAge > MEMCACHED_MAX_RELATIVE_EXPTIME ? now + maxAge : maxAge
 }
 
+/** What MemcachedStorage uses of a memjs client. */
+const MEMJS_CLIENT_MEMBERS = { get: 'function', set: 'function', delete: 'function', servers: 'array' } as const
+
 /**
  * Keeps sessions in Memcached, exactly as aiohttp-session's `MemcachedStorage` does:
  * the cookie holds the id, the key `${cookieName}_${id}` holds the JSON envelope
@@ -44,7 +47,8 @@ export class MemcachedStorage extends StoreStorage {
 
   constructor (client: MemcachedClient, options: StoreStorageOptions = {}) {
     super(options)
-    this.#client = checkMemjsClient(client)
+    this.#client = readClient(client, MEMJS_CLIENT_MEMBERS, "MemcachedStorage expects a memjs client, `memjs.Client.create('host:port')` " +
+      "from the 'memjs' package (other Memcached clients are not supported)")
   }
 
   protected async readRecord (key: string): Promise<unknown> {
@@ -59,14 +63,4 @@ export class MemcachedStorage extends StoreStorage {
   protected deleteRecord (key: string): Promise<unknown> {
     return this.#client.delete(key)
   }
-}
-
-function checkMemjsClient (client: unknown): MemcachedClient {
-  const candidate = client as Partial<Record<'get' | 'set' | 'delete' | 'servers', unknown>> | null
-  if (typeof client === 'object' && candidate !== null && typeof candidate.get === 'function' &&
-    typeof candidate.set === 'function' && typeof candidate.delete === 'function' && Array.isArray(candidate.servers)) {
-    return client as MemcachedClient
-  }
-  throw new SessionConfigError("MemcachedStorage expects a memjs client, `memjs.Client.create('host:port')` from the 'memjs' package " +
-    `(other Memcached clients are not supported); got ${describeType(client)}`)
 }

@@ -1,21 +1,14 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from '../clock.js'
-import { checkWholeNumber } from './numbers.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
-import type { LoadFailure, StorageOptions } from './abstract-storage.js'
+import type { LoadFailure } from './abstract-storage.js'
+import { COOKIE_STORAGE_OPTIONS } from './options.js'
+import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
 import { kLoadsSynchronously } from '../symbols.js'
 
-/** Options of the cookie storages, on top of every storage's. */
-export interface CookieStorageOptions extends StorageOptions {
-  /**
-   * How many recently opened cookies to remember, so that a cookie that comes back
-   * (every request of a logged-in user, until the session changes) is not decrypted
-   * again. Expiry is still checked on every request. Default 1000; 0 turns it off.
-   */
-  cacheSize?: number | undefined
-}
+export type { CookieStorageOptions } from './options.js'
 
 /** Validity bounds shared by opened bytes and opened cookies. */
 interface Validity {
@@ -32,8 +25,6 @@ export interface OpenedCookie extends Validity {
   keyIndex: number
 }
 
-export const DEFAULT_COOKIE_CACHE_SIZE = 1000
-
 /**
  * Base of the storages that keep the whole session in the cookie. Loading is
  * synchronous and needs no I/O, so the plugin defers it to the first use of
@@ -42,19 +33,19 @@ export const DEFAULT_COOKIE_CACHE_SIZE = 1000
  */
 export abstract class CookieStorage extends AbstractStorage {
   readonly [kLoadsSynchronously] = true
+  protected declare readonly settings: CookieStorageSettings
   /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
   readonly #opened: Map<string, OpenedCookie> | undefined
   readonly #cacheSize: number
 
   constructor (options: CookieStorageOptions = {}) {
     super(options)
-    this.#cacheSize = checkCacheSize(options.cacheSize, this.defaultCacheSize())
+    this.#cacheSize = this.settings.cacheSize
     this.#opened = this.#cacheSize > 0 ? new Map() : undefined
   }
 
-  /** The cache size used when the options give none. */
-  protected defaultCacheSize (): number {
-    return DEFAULT_COOKIE_CACHE_SIZE
+  protected override optionSchema (): OptionSchema<CookieStorageSettings> {
+    return COOKIE_STORAGE_OPTIONS
   }
 
   /** Turns the cookie value into envelope text, or says why it cannot. */
@@ -123,9 +114,4 @@ export function openedText (opened: OpenedBytes | LoadFailure): OpenedCookie | L
 
 function stillOpens (opened: Validity, now: number): boolean {
   return (opened.validUntil === undefined || now <= opened.validUntil) && (opened.validFrom === undefined || now >= opened.validFrom)
-}
-
-function checkCacheSize (value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  return checkWholeNumber(value, 'cacheSize', 0, Number.MAX_SAFE_INTEGER, 'a whole number (0 turns the cache off)')
 }
