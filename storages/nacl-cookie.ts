@@ -3,7 +3,7 @@ import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-s
 import { normalizeKeys } from '../lib/crypto/keys.js'
 import type { SecretKeys } from '../lib/crypto/keys.js'
 import { SecretBox } from '../lib/crypto/secretbox.js'
-import type { LoadFailure } from '../lib/storage/abstract-storage.js'
+import type { LoadFailure } from '../lib/load-failure.js'
 
 /**
  * Keeps the session in the cookie as a NaCl secretbox (XSalsa20-Poly1305, via

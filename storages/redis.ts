@@ -1,6 +1,7 @@
 // Types only: the application passes its own ioredis client, so nothing of ioredis is
 // loaded here and the package stays an optional peer dependency.
 import type { Cluster, Redis } from 'ioredis'
+import type { LoadFailure } from '../lib/load-failure.js'
 import { readClient } from '../lib/storage/options.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
@@ -56,7 +57,7 @@ export class RedisStorage extends StoreStorage {
     return this.#redis.del(key)
   }
 
-  protected override clientUnavailable (): string | undefined {
+  protected override clientUnavailable (): LoadFailure | undefined {
     const status = this.#redis.status
     return DISCONNECTED_STATUSES.has(status) ? `the Redis client is not connected (status: ${status})` : undefined
   }

@@ -1,6 +1,7 @@
 import { CookieStorage, openedText } from '../lib/storage/cookie-storage.js'
 import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-storage.js'
-import type { LoadFailure, SessionEnvelope } from '../lib/storage/abstract-storage.js'
+import type { LoadFailure } from '../lib/load-failure.js'
+import type { SessionEnvelope } from '../lib/wire/envelope.js'
 import { COOKIE_STORAGE_OPTIONS, withDefaults } from '../lib/storage/options.js'
 import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options.js'
 

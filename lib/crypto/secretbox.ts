@@ -1,5 +1,6 @@
 import type { OpenedBytes } from '../storage/cookie-storage.js'
 import { loadPeer } from '../storage/peer.js'
+import type { LoadFailure } from '../load-failure.js'
 import { randomFill } from './random.js'
 
 /** The part of sodium-native this package uses. */
@@ -49,7 +50,7 @@ export class SecretBox {
     return randomFill(target)
   }
 
-  open (text: string): OpenedBytes | string {
+  open (text: string): OpenedBytes | LoadFailure {
     const sodium = this.#sodium
     if (text.length % 4 !== 0 || !BOX_TEXT.test(text)) return 'not a NaCl box (bad base64)'
     const box = Buffer.from(text, 'base64')

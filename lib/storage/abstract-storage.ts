@@ -5,6 +5,8 @@ import type { CookieAttributes } from '../wire/cookie.js'
 import { readEnvelope } from '../wire/envelope.js'
 import type { SessionEnvelope } from '../wire/envelope.js'
 import { SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
+import { isRoutineFailure } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session } from '../session.js'
@@ -14,12 +16,6 @@ export type { SessionEnvelope } from '../wire/envelope.js'
 
 /** What browsers keep of one cookie, measured on `name=value` (RFC 6265 §6.1, and in practice). */
 export const COOKIE_SIZE_LIMIT = 4096
-
-/** Why a stored session was not used. Logged, never sent to the client. */
-export type LoadFailure = string
-
-/** The reason for a session id the store does not know (never written, expired, deleted): routine. */
-export const UNKNOWN_ID: LoadFailure = 'unknown or expired id'
 
 /**
  * The base of every storage. A storage turns a request into a `Session`
@@ -127,10 +123,9 @@ export abstract class AbstractStorage {
    * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
-    const routine = reason === 'expired' || reason === 'empty' || reason === UNKNOWN_ID
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
-    if (routine) request.log.debug(details, message)
+    if (isRoutineFailure(reason)) request.log.debug(details, message)
     else request.log.warn(details, message)
     return this.newSession()
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { LoadFailure } from '../load-failure.js'
 
 /**
  * The longest record key (`${cookieName}_${id}`), in bytes: memcached's key limit.
@@ -22,7 +23,7 @@ export function defaultKeyFactory (): string {
 }
 
 /** Why `id` cannot follow `keyPrefix` in a record key (so it must not reach the server), or undefined. */
-export function checkSessionId (keyPrefix: string, id: string): string | undefined {
+export function checkSessionId (keyPrefix: string, id: string): LoadFailure | undefined {
   if (!SESSION_ID.test(id)) return 'only visible ASCII characters are allowed, no spaces or control characters'
   if (keyPrefix.length + id.length > MAX_RECORD_KEY_BYTES) {
     return `the record key would be ${keyPrefix.length + id.length} bytes, over the ${MAX_RECORD_KEY_BYTES}-byte limit`

@@ -2,8 +2,9 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
-import { AbstractStorage, UNKNOWN_ID } from './abstract-storage.js'
-import type { LoadFailure } from './abstract-storage.js'
+import { AbstractStorage } from './abstract-storage.js'
+import { UNKNOWN_ID } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
@@ -60,7 +61,7 @@ export abstract class StoreStorage extends AbstractStorage {
    * Why the client cannot take a command right now (for instance it is reconnecting),
    * so the request fails at once instead of queueing; undefined when it can.
    */
-  protected clientUnavailable (): string | undefined {
+  protected clientUnavailable (): LoadFailure | undefined {
     return undefined
   }
 
@@ -80,9 +81,9 @@ export abstract class StoreStorage extends AbstractStorage {
 
   async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
     const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
-    const text = recordText(stored)
-    if (typeof text !== 'string') return this.rejectSession(request, text.reason)
-    const session = this.decodeSession(text, id)
+    const record = recordText(stored)
+    if (typeof record === 'string') return this.rejectSession(request, record)
+    const session = this.decodeSession(record.text, id)
     return typeof session === 'string' ? this.rejectSession(request, session) : session
   }
 
@@ -140,7 +141,7 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   /** Why `id` cannot be a record id (so it must not reach the server), or undefined. */
-  #checkId (id: string): string | undefined {
+  #checkId (id: string): LoadFailure | undefined {
     return checkSessionId(this.#keyPrefix, id)
   }
 
@@ -174,14 +175,14 @@ export abstract class StoreStorage extends AbstractStorage {
 }
 
 /** A stored value as envelope text, or why it is unreadable. */
-function recordText (stored: unknown): string | { reason: LoadFailure } {
-  if (stored === null || stored === undefined) return { reason: UNKNOWN_ID }
+function recordText (stored: unknown): { text: string } | LoadFailure {
+  if (stored === null || stored === undefined) return UNKNOWN_ID
   if (typeof stored === 'string') {
     // Already decoded by the client, so invalid UTF-8 can no longer be told apart
     // from text: refuse it rather than guess (the fix is in the client's options).
-    return { reason: 'the store client returned text instead of bytes; configure it to return Buffers' }
+    return 'the store client returned text instead of bytes; configure it to return Buffers'
   }
-  if (!(stored instanceof Uint8Array)) return { reason: `the store client returned ${describeType(stored)} instead of bytes` }
-  if (!isUtf8(stored)) return { reason: 'the stored record is not valid UTF-8' }
-  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8')
+  if (!(stored instanceof Uint8Array)) return `the store client returned ${describeType(stored)} instead of bytes`
+  if (!isUtf8(stored)) return 'the stored record is not valid UTF-8'
+  return { text: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8') }
 }
