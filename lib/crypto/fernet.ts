@@ -3,7 +3,7 @@ import type { Cipher, Decipher, KeyObject } from 'node:crypto'
 import { EXPIRED } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
 import { randomFill } from './random.js'
-import type { OpenedBytes } from '../storage/cookie-storage.js'
+import type { Decrypted } from './decrypted.js'
 
 /**
  * Fernet (https://github.com/fernet/spec), as Python's `cryptography` implements it:
@@ -88,7 +88,7 @@ export class Fernet {
    * Decrypts a token. With `ttl` (seconds), tokens older than `ttl` or more than 60 s in
    * the future are refused, as `Fernet.decrypt(token, ttl)` does. Returns the reason on failure.
    */
-  decrypt (token: string, ttl: number | undefined, now: number): OpenedBytes | LoadFailure {
+  decrypt (token: string, ttl: number | undefined, now: number): Decrypted | LoadFailure {
     if (token.length % 4 !== 0 || !TOKEN_TEXT.test(token)) return 'not a Fernet token (bad base64)'
     const data = Buffer.from(token, 'base64')
     if (data.length < HEADER_BYTES + BLOCK_BYTES + MAC_BYTES || (data.length - HEADER_BYTES - MAC_BYTES) % BLOCK_BYTES !== 0) {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from '../clock.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
+import type { Decrypted, Validity } from '../crypto/decrypted.js'
 import type { LoadFailure } from '../load-failure.js'
 import { COOKIE_STORAGE_OPTIONS } from './options.js'
 import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
@@ -10,15 +11,10 @@ import { kLoadsSynchronously } from '../symbols.js'
 
 export type { CookieStorageOptions } from './options.js'
 
-/** Validity bounds shared by opened bytes and opened cookies. */
-interface Validity {
-  /** Unix seconds after which the cookie no longer opens (a Fernet token's ttl), if any. */
-  validUntil?: number | undefined
-  /** Unix seconds before which the cookie does not open (a Fernet token from the future), if any. */
-  validFrom?: number | undefined
-}
-
-/** A cookie value opened by `openCookie`: the envelope text and which key opened it. */
+/**
+ * A cookie value opened by `openCookie`: the envelope text, which key opened it, and
+ * for how long the cookie opens (a Fernet token's ttl).
+ */
 export interface OpenedCookie extends Validity {
   text: string
   /** 0 for the current key; higher for an older key (the cookie is then re-issued). */
@@ -99,17 +95,11 @@ export abstract class CookieStorage extends AbstractStorage {
   }
 }
 
-/** Plaintext bytes recovered from a cookie, which key recovered them, and for how long they would. */
-export interface OpenedBytes extends Validity {
-  plaintext: Buffer
-  keyIndex: number
-}
-
-/** Opened bytes as envelope text; invalid UTF-8 is refused, never guessed at. */
-export function openedText (opened: OpenedBytes | LoadFailure): OpenedCookie | LoadFailure {
-  if (typeof opened === 'string') return opened
-  if (!isUtf8(opened.plaintext)) return 'the payload is not valid UTF-8'
-  return { text: opened.plaintext.toString('utf8'), keyIndex: opened.keyIndex, validUntil: opened.validUntil, validFrom: opened.validFrom }
+/** A decrypted cookie as envelope text; invalid UTF-8 is refused, never guessed at. */
+export function openedText (decrypted: Decrypted | LoadFailure): OpenedCookie | LoadFailure {
+  if (typeof decrypted === 'string') return decrypted
+  if (!isUtf8(decrypted.plaintext)) return 'the payload is not valid UTF-8'
+  return { text: decrypted.plaintext.toString('utf8'), keyIndex: decrypted.keyIndex, validUntil: decrypted.validUntil, validFrom: decrypted.validFrom }
 }
 
 function stillOpens (opened: Validity, now: number): boolean {
