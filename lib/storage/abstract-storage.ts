@@ -10,7 +10,7 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session } from '../session.js'
-import { kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
 
 export type { SessionEnvelope } from '../wire/envelope.js'
 
@@ -26,6 +26,16 @@ export const COOKIE_SIZE_LIMIT = 4096
  */
 export abstract class AbstractStorage {
   readonly [kStorageBrand] = true
+  /**
+   * True when `loadSession` is synchronous and needs no I/O (cookie storages): the plugin
+   * then loads the session on the first use of `request.session`, not in onRequest.
+   */
+  readonly [kLoadsSynchronously]: boolean = false
+  /**
+   * True when a request without the session cookie has no stored session (server-side
+   * storages): the plugin then skips the load hook's work for such requests.
+   */
+  readonly [kLoadsNothingWithoutCookie]: boolean = false
   readonly cookieName: string
   /** The default session lifetime in seconds, or undefined. */
   readonly maxAge: number | undefined

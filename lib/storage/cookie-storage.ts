@@ -28,7 +28,7 @@ export interface OpenedCookie extends Validity {
  * Cookie storages have no identity: `session.identity` is always null.
  */
 export abstract class CookieStorage extends AbstractStorage {
-  readonly [kLoadsSynchronously] = true
+  override readonly [kLoadsSynchronously] = true
   protected declare readonly settings: CookieStorageSettings
   /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
   readonly #opened: Map<string, OpenedCookie> | undefined

@@ -26,8 +26,7 @@ export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
  * Subclasses implement the three record operations for their client.
  */
 export abstract class StoreStorage extends AbstractStorage {
-  /** Without the cookie there is nothing to read: the plugin then skips the load hook's work. */
-  readonly [kLoadsNothingWithoutCookie] = true
+  override readonly [kLoadsNothingWithoutCookie] = true
   protected declare readonly settings: StoreStorageSettings
   /** Milliseconds each store operation may take. */
   readonly timeout: number
