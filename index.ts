@@ -1,3 +1,19 @@
+/**
+ * The package root. What it exports, and what it does not:
+ *
+ * - The plugin and everything every storage shares: Session, the errors, keys, the
+ *   "value or why not" convention (LoadFailure), and the bases for writing a storage
+ *   (AbstractStorage, CookieStorage, StoreStorage) with their option types.
+ * - Concrete storages are imported from their own subpath,
+ *   `fastify-sessions/storages/<name>`, never from here: an application loads, and
+ *   type-checks against, only the storage it uses and that storage's optional peer. So
+ *   the root works with no optional peer installed: it never loads sodium-native and
+ *   never refers to the types of ioredis or memjs (scripts/check-package.mjs checks it).
+ * - The one exception is SimpleCookieStorage, exported here as well as from its subpath:
+ *   it needs no key and no peer, and it is what tests and first steps reach for.
+ *
+ * A new storage gets a subpath in package.json's `exports`, not an export here.
+ */
 import { sessionPlugin } from './lib/plugin.js'
 
 export default sessionPlugin

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const run = (command, args, options = {}) => execFileSync(command, args, { stdio: 'inherit', cwd: root, ...options })
@@ -12,6 +12,32 @@ const bin = (name) => join(root, 'node_modules', '.bin', name)
 
 run(bin('publint'), ['--strict'])
 run(bin('attw'), ['--pack', '.', '--profile', 'node16'])
+checkRootReachesNoPeer()
+
+/**
+ * The rule written in index.ts: the root, code and types, in both builds, reaches no
+ * optional peer and no storage but SimpleCookieStorage (the others live at their subpaths).
+ */
+function checkRootReachesNoPeer () {
+  const peers = new Set(['ioredis', 'memjs', 'sodium-native'])
+  const specifiers = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\(\s*)['"]([^'"]+)['"]/g
+  for (const start of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
+    const seen = new Set()
+    const pending = [join(root, start)]
+    while (pending.length > 0) {
+      const file = pending.pop()
+      if (seen.has(file)) continue
+      seen.add(file)
+      const shown = relative(root, file)
+      if (/\/storages\/(?!simple-cookie\.)/.test(shown)) throw new Error(`${start} reaches ${shown}: concrete storages belong to their subpaths`)
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(specifiers)) {
+        if (peers.has(specifier)) throw new Error(`${start} reaches the optional peer ${specifier} (through ${shown})`)
+        if (specifier.startsWith('.')) pending.push(resolve(dirname(file), file.endsWith('.d.ts') ? specifier.replace(/\.js$/, '.d.ts') : specifier))
+      }
+    }
+  }
+  console.log('the root reaches no optional peer and no storage but SimpleCookieStorage: ok')
+}
 
 const work = mkdtempSync(join(tmpdir(), 'fastify-sessions-package-'))
 try {

@@ -99,7 +99,7 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   const { app, logs } = await buildApp(t, new MemcachedStorage(client), routes)
   const response = await app.inject({ method: 'POST', url: '/big' })
   t.equal(response.statusCode, 503)
-  t.match(response.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Memcached failed' })
+  t.match(response.json(), { code: 'FST_SESSIONS_STORAGE', message: 'fastify-sessions: the session write on Memcached failed' })
   t.same(setCookies(response), [])
   t.match(logs.find((line) => line.level === 50), { err: { type: 'SessionStorageError', message: /failed: MemJS SET: Value too large/ } })
 })
