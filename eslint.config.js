@@ -1,6 +1,8 @@
-import neostandard from 'neostandard'
+import neostandard, { resolveIgnoresFromGitignore } from 'neostandard'
 
+// What git ignores (build output, coverage, benchmark results…) is never linted: one
+// list, in .gitignore.
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', '.tap/**', '.scratch/**', 'node_modules/**']
+  ignores: resolveIgnoresFromGitignore()
 })

@@ -24,13 +24,12 @@ function checkRootReachesNoPeer () {
   for (const start of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
     const seen = new Set()
     const pending = [join(root, start)]
-    while (pending.length > 0) {
-      const file = pending.pop()
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
       if (seen.has(file)) continue
       seen.add(file)
       const shown = relative(root, file)
       if (/\/storages\/(?!simple-cookie\.)/.test(shown)) throw new Error(`${start} reaches ${shown}: concrete storages belong to their subpaths`)
-      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(specifiers)) {
+      for (const [, specifier = ''] of readFileSync(file, 'utf8').matchAll(specifiers)) {
         if (peers.has(specifier)) throw new Error(`${start} reaches the optional peer ${specifier} (through ${shown})`)
         if (specifier.startsWith('.')) pending.push(resolve(dirname(file), file.endsWith('.d.ts') ? specifier.replace(/\.js$/, '.d.ts') : specifier))
       }
@@ -41,7 +40,7 @@ function checkRootReachesNoPeer () {
 
 const work = mkdtempSync(join(tmpdir(), 'fastify-sessions-package-'))
 try {
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)
+  const tarball = String(execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1))
   const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
   // Only the required peer (fastify): the optional peers must stay optional.

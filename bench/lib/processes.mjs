@@ -9,6 +9,7 @@ const live = new Set()
 
 function killAll (signal) {
   for (const child of live) {
+    if (child.pid === undefined) continue
     try {
       process.kill(child.pid, signal)
     } catch {}
@@ -52,10 +53,15 @@ export function pinSelf (cpus) {
 }
 
 /**
- * Starts a long-running process and resolves once `ready(stdoutSoFar)` returns a value
- * (or rejects with its output when it exits or times out first).
+ * Starts a long-running process and resolves once `ready(stdoutSoFar)` returns (or
+ * resolves to) a value (or rejects with its output when it exits or times out first).
+ * @template Value
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ ready: (stdout: string) => Value | undefined | Promise<Value | undefined>, env?: NodeJS.ProcessEnv, timeoutMs?: number, name?: string }} options
+ * @returns {Promise<{ child: import('node:child_process').ChildProcess, value: Value, output: () => string }>}
  */
-export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command } = {}) {
+export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command }) {
   const { child, output } = spawnTracked(command, args, env)
   return new Promise((resolve, reject) => {
     const fail = (why) => {
@@ -64,8 +70,9 @@ export function startProcess (command, args, { env = process.env, ready, timeout
       stop(child).catch(() => {})
       reject(new Error(`${name} ${why}\n${output.stdout}${output.stderr}`.trim()))
     }
-    const check = () => {
-      const value = ready(output.stdout)
+    // A check that asks the process (a PING) is awaited: its promise is not the answer.
+    const check = async () => {
+      const value = await ready(output.stdout)
       if (value !== undefined) {
         clearInterval(poll)
         clearTimeout(timer)
@@ -118,7 +125,7 @@ export function freePort () {
     const server = createServer()
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
       server.close(() => resolve(port))
     })
   })
