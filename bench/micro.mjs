@@ -29,20 +29,21 @@ const { EncryptedCookieStorage } = await ours('storages/encrypted-cookie.js')
 /** Median ns/op of `fn` over interleaved batches (all candidates of a group alternate). */
 function compare (title, candidates, { iterations = 20000 } = {}) {
   if (options.filter !== undefined && !title.includes(options.filter)) return
-  const samples = new Map(Object.keys(candidates).map((name) => [name, []]))
-  for (const fn of Object.values(candidates)) for (let i = 0; i < iterations; i++) fn() // warm-up
+  /** @type {Array<{ name: string, fn: () => void, values: number[] }>} */
+  const samples = Object.entries(candidates).map(([name, fn]) => ({ name, fn, values: [] }))
+  for (const { fn } of samples) for (let i = 0; i < iterations; i++) fn() // warm-up
   for (let batch = 0; batch < Number(options.batches); batch++) {
-    for (const [name, fn] of Object.entries(candidates)) {
+    for (const { fn, values } of samples) {
       const start = process.hrtime.bigint()
       for (let i = 0; i < iterations; i++) fn()
-      samples.get(name).push(Number(process.hrtime.bigint() - start) / iterations)
+      values.push(Number(process.hrtime.bigint() - start) / iterations)
     }
   }
   console.log(`\n${title}`)
-  const base = median(samples.get(Object.keys(candidates)[0]))
-  for (const [name, values] of samples) {
+  const base = median(samples[0]?.values ?? [])
+  for (const [index, { name, values }] of samples.entries()) {
     const ns = median(values)
-    console.log(`  ${name.padEnd(58)} ${ns.toFixed(0).padStart(7)} ns/op  ${name === Object.keys(candidates)[0] ? '' : `(${(ns - base >= 0 ? '+' : '') + (ns - base).toFixed(0)} ns)`}`)
+    console.log(`  ${name.padEnd(58)} ${ns.toFixed(0).padStart(7)} ns/op  ${index === 0 ? '' : `(${(ns - base >= 0 ? '+' : '') + (ns - base).toFixed(0)} ns)`}`)
   }
 }
 
@@ -141,7 +142,7 @@ compare(`AES-128-CBC decrypt of ${cbc.length} bytes`, {
 compare('timingSafeEqual of 32 bytes', { timingSafeEqual: () => use(timingSafeEqual(token.subarray(0, 32), token.subarray(32, 64))) }, { iterations: 100000 })
 
 // ---- envelope encoding ----
-const map = new Map([['user', 'bench-user'], ['visits', 1], ['roles', ['reader', 'writer']]])
+const map = new Map(/** @type {Array<[string, unknown]>} */ ([['user', 'bench-user'], ['visits', 1], ['roles', ['reader', 'writer']]]))
 compare('envelope JSON.stringify', {
   'current: session.toJSON() (null-prototype object)': () => {
     const object = Object.create(null)
@@ -186,19 +187,20 @@ for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, 
 
 // ---- the same work in @fastify/secure-session (+ @fastify/cookie), for scale ----
 {
-  const { default: fastifyCookie } = await import('@fastify/cookie')
+  const { fastifyCookie } = await import('@fastify/cookie')
   const { default: secureSession } = await import('@fastify/secure-session')
   const peer = Fastify()
   await peer.register(fastifyCookie)
   await peer.register(secureSession, { key, expiry: 3600, cookie: { path: '/', maxAge: 3600 } })
   await peer.ready()
   const session = peer.createSecureSession({})
-  for (const [k, v] of map) session.set(k, v)
+  // Typed loosely: the session plugins installed here each declare their SessionData.
+  for (const [k, v] of map) /** @type {{ set (key: string, value: unknown): void }} */ (session).set(k, v)
   const value = peer.encodeSecureSession(session)
   const header = 'session=' + fastifyCookie.serialize('session', value).split('=').slice(1).join('=').split(';')[0]
-  const log = { debug () {}, trace () {} }
+  const log = /** @type {import('fastify').FastifyBaseLogger} */ (/** @type {unknown} */ ({ debug () {}, trace () {} }))
   const cookieOptions = { path: '/', maxAge: 3600, httpOnly: true }
-  if (peer.decodeSecureSession(fastifyCookie.parse(header).session, log).get('user') !== 'bench-user') throw new Error('secure-session round trip failed')
+  if (peer.decodeSecureSession(fastifyCookie.parse(header).session, log)?.get('user') !== 'bench-user') throw new Error('secure-session round trip failed')
   compare('@fastify/secure-session: the same load and save, for comparison', {
     'read: cookie.parse(header) + decodeSecureSession': () => use(peer.decodeSecureSession(fastifyCookie.parse(header).session, log)),
     'write: encodeSecureSession + cookie.serialize': () => use(fastifyCookie.serialize('session', peer.encodeSecureSession(session), cookieOptions)),

@@ -4,20 +4,30 @@
 /** What GET /login stores; the benchmark then replays the cookie it gets back. */
 export const SESSION_DATA = { user: 'bench-user', visits: 0, roles: ['reader', 'writer'] }
 
+/**
+ * The session API every library under test offers. Their type declarations of
+ * `request.session` differ and all apply here, so the handlers use this one.
+ * @typedef {{ get (key: string): any, set (key: string, value: unknown): void }} BenchSession
+ */
+
+/** @param {import('fastify').FastifyRequest} request */
+const sessionOf = (request) => /** @type {BenchSession} */ (/** @type {unknown} */ (request.session))
+
 /** @param {import('fastify').FastifyInstance} app */
 export function addRoutes (app) {
   // Setup only (not measured): creates the session whose cookie the scenarios send.
   app.get('/login', async (request) => {
-    for (const [key, value] of Object.entries(SESSION_DATA)) request.session.set(key, value)
+    for (const [key, value] of Object.entries(SESSION_DATA)) sessionOf(request).set(key, value)
     return { ok: true }
   })
   // read: a valid cookie, the session is read and not changed.
   // anon: the same route without a cookie.
-  app.get('/read', async (request) => ({ user: request.session.get('user') ?? null }))
+  app.get('/read', async (request) => ({ user: sessionOf(request).get('user') ?? null }))
   // write: the session changes on every request (a new cookie or record each time).
   app.get('/write', async (request) => {
-    const visits = (request.session.get('visits') ?? 0) + 1
-    request.session.set('visits', visits)
+    const session = sessionOf(request)
+    const visits = (session.get('visits') ?? 0) + 1
+    session.set('visits', visits)
     return { visits }
   })
   // optout: a route that opted out of sessions (ours); the peers have no equivalent.

@@ -271,7 +271,8 @@ async function main () {
       for (const entry of order) {
         try {
           await measureServer(entry, round, context)
-        } catch (error) {
+        } catch (caught) {
+          const error = /** @type {Error} */ (caught)
           failures.push({ round, server: entry.name, error: String(error.stack ?? error) })
           log(`  ${entry.name} failed: ${String(error.message ?? error).split('\n').slice(0, 6).join('\n    ')}`)
         }

@@ -39,7 +39,7 @@ process.on('SIGTERM', () => {
 })
 
 async function shutdown () {
-  if (profiler !== undefined && profiling) {
+  if (profiler !== undefined && profileFile !== undefined && profiling) {
     const { profile } = await profiler.post('Profiler.stop')
     await writeFile(profileFile, JSON.stringify(profile))
   }

@@ -85,7 +85,7 @@ export const servers = [
     async register (app) {
       // The same handlers, with a stand-in session that does no work.
       const stub = { get: (key) => STUB_DATA[key], set () {} }
-      app.decorateRequest('session', { getter: () => stub })
+      app.decorateRequest('session', { getter: () => /** @type {any} */ (stub) })
     }
   },
   {
@@ -269,7 +269,7 @@ const STUB_DATA = { user: 'bench-user', visits: 0 }
 
 /** Why an entry cannot run with this build, or undefined when it can. */
 export function missingFiles (entry, env = process.env) {
-  const dir = entry.variant === 'b' ? env['BENCH_PACKAGE_DIR_B'] : packageDir(env)
+  const dir = packageDir(entry.variant === 'b' ? { BENCH_PACKAGE_DIR: env['BENCH_PACKAGE_DIR_B'] } : env)
   const missing = entry.requires.filter((file) => !existsSync(join(dir, file)))
   return missing.length === 0 ? undefined : `not built: ${missing.map((file) => join(dir, file)).join(', ')}`
 }

@@ -9,12 +9,23 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import { findServer } from './servers.mjs'
 
+/**
+ * The session API the soak uses. Every library's declaration of `request.session` applies
+ * to this file (bench/servers.mjs imports them all), so the routes use ours explicitly.
+ * @typedef {{ get (key: string): any, set (key: string, value: unknown): void, invalidate (): void }} OurSession
+ * @typedef {{ session: OurSession, newSession (): OurSession, query: Record<string, string | undefined> }} SoakRequest
+ */
+
+/** @param {import('fastify').FastifyRequest} request */
+const soakRequest = (request) => /** @type {SoakRequest} */ (/** @type {unknown} */ (request))
+
 const storage = process.argv[2] ?? ''
 const entry = findServer(`ours-${storage}`)
 const app = Fastify({ logger: false })
 const closeClients = await entry.register(app, process.env)
 
-app.post('/soak/login', async (request) => {
+app.post('/soak/login', async (fastifyRequest) => {
+  const request = soakRequest(fastifyRequest)
   // A fresh identity, as a real login does (and a new record for the server-side storages).
   const session = request.newSession()
   session.set('user', request.query.user)
@@ -22,15 +33,19 @@ app.post('/soak/login', async (request) => {
   session.set('roles', ['reader', 'writer'])
   return { ok: true }
 })
-app.get('/soak/read', async (request) => ({ user: request.session.get('user') ?? null, visits: request.session.get('visits') ?? null }))
-app.post('/soak/write', async (request) => {
+app.get('/soak/read', async (fastifyRequest) => {
+  const { session } = soakRequest(fastifyRequest)
+  return { user: session.get('user') ?? null, visits: session.get('visits') ?? null }
+})
+app.post('/soak/write', async (fastifyRequest) => {
+  const request = soakRequest(fastifyRequest)
   const visits = (request.session.get('visits') ?? 0) + 1
   request.session.set('visits', visits)
   request.session.set('seen', Date.now())
   return { user: request.session.get('user') ?? null, visits }
 })
-app.post('/soak/logout', async (request) => {
-  request.session.invalidate()
+app.post('/soak/logout', async (fastifyRequest) => {
+  soakRequest(fastifyRequest).session.invalidate()
   return { ok: true }
 })
 
@@ -65,7 +80,8 @@ function delays (histogram) {
   }
 }
 
-app.get('/soak/stats', { config: { session: false } }, async (request) => {
+app.get('/soak/stats', { config: { session: false } }, async (fastifyRequest) => {
+  const request = soakRequest(fastifyRequest)
   const sample = { at: Date.now(), eventLoop: delays(windowDelay), eventLoopRun: delays(runDelay), memory: process.memoryUsage() }
   windowDelay.disable()
   if (request.query.gc === '1' && typeof globalThis.gc === 'function') {

@@ -226,7 +226,7 @@ async function drive (port, counts, latency, { deadline, startedAt }) {
       return response
     } catch (error) {
       counts.connectionErrors++
-      if (counts.examples.length < 5) counts.examples.push(`${kind}: ${error.message}`)
+      if (counts.examples.length < 5) counts.examples.push(`${kind}: ${error instanceof Error ? error.message : String(error)}`)
       return undefined
     }
   }

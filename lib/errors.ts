@@ -1,6 +1,12 @@
 /**
  * Typed errors. Each has a stable `code` (for logs and `switch`), and those that can
  * reach a client carry the `statusCode` Fastify's error handler uses.
+ *
+ * A class's code is its name in the `FST_SESSIONS_` namespace: without the `Session`
+ * prefix and the `Error` suffix, in capitals with underscores (`SessionTooLargeError`:
+ * `FST_SESSIONS_TOO_LARGE`, `InvalidSessionError`: `FST_SESSIONS_INVALID_SESSION`), so
+ * either one names the other. Codes are spelled out rather than derived from the
+ * class name at run time, which a minifier may change; a test checks the rule.
  */
 
 export class FastifySessionsError extends Error {
@@ -54,10 +60,10 @@ export class SessionTooLargeError extends FastifySessionsError {
   }
 }
 
-/** The session store could not be reached or answered with an error (HTTP 503). */
+/** The session store could not be reached, did not answer in time, or answered with an error (HTTP 503). */
 export class SessionStorageError extends FastifySessionsError {
   constructor (message: string, options?: ErrorOptions) {
-    super('FST_SESSIONS_STORAGE_UNAVAILABLE', `fastify-sessions: ${message}`, 503, options)
+    super('FST_SESSIONS_STORAGE', `fastify-sessions: ${message}`, 503, options)
   }
 }
 

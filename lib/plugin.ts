@@ -40,7 +40,7 @@ interface SessionRequest extends FastifyRequest {
   [kDiscarded]: boolean
 }
 
-type Done = (error?: Error | null, payload?: unknown) => void
+type OnSendDone = (error?: Error | null, payload?: unknown) => void
 
 function internal (request: FastifyRequest): SessionRequest {
   return request as SessionRequest
@@ -76,19 +76,20 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   }
   // Cookie storages load synchronously and without I/O: they wait for the first use
   // of request.session, so requests that never touch it pay nothing.
-  const lazy = (storage as Partial<Record<typeof kLoadsSynchronously, boolean>>)[kLoadsSynchronously] === true
+  const loadsOnFirstUse = storage[kLoadsSynchronously]
   // Server-side storages have nothing to read for a request without their cookie: such
   // requests skip the load hook's work, and get a new session when (if) they use it.
-  const cookieKeyed = (storage as Partial<Record<typeof kLoadsNothingWithoutCookie, boolean>>)[kLoadsNothingWithoutCookie] === true
+  const loadsNothingWithoutCookie = storage[kLoadsNothingWithoutCookie]
 
   /** A request that has no stored session to read: nothing to load before it is used. */
   function isCookielessStoreRequest (request: FastifyRequest): boolean {
-    return cookieKeyed && storage.loadCookie(request) === undefined
+    return loadsNothingWithoutCookie && storage.loadCookie(request) === undefined
   }
 
-  function attach (request: FastifyRequest, session: unknown, from: string): Session {
+  /** Puts what the storage's `method` returned in the request's slot, if it is a Session. */
+  function setSession (request: FastifyRequest, session: unknown, method: string): Session {
     if (!isSession(session)) {
-      throw new InvalidSessionError(`${storage.constructor.name}.${from}() must return a Session; it returned ${describeType(session)}`)
+      throw new InvalidSessionError(`${storage.constructor.name}.${method}() must return a Session; it returned ${describeType(session)}`)
     }
     internal(request)[kSession] = session
     return session
@@ -100,46 +101,59 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }
   }
 
-  /** request.session before the session is in the slot: load it lazily, or explain. */
-  function materialize (request: FastifyRequest): Session {
+  /** request.session before the session is in the slot: load it now, or explain why it cannot be. */
+  function loadOnFirstUse (request: FastifyRequest): Session {
     checkAvailable(request)
-    if (isCookielessStoreRequest(request)) return attach(request, storage.newSession(), 'newSession')
-    if (!lazy) {
+    if (isCookielessStoreRequest(request)) return setSession(request, storage.newSession(), 'newSession')
+    if (!loadsOnFirstUse) {
       throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
         'in its onRequest hook, after hooks added before it. In such a hook use `await getSession(request)` instead.')
     }
-    return attach(request, storage.loadSession(request), 'loadSession')
+    return setSession(request, storage.loadSession(request), 'loadSession')
   }
 
   async function loadSession (this: FastifyRequest): Promise<Session> {
     const current = internal(this)[kSession]
     if (current !== null) return current
     checkAvailable(this)
-    return attach(this, await storage.loadSession(this), 'loadSession')
+    return setSession(this, await storage.loadSession(this), 'loadSession')
+  }
+
+  /** The session `newSession()` replaces, whose identities the new one must retire; undefined for none. */
+  function replacedSession (request: FastifyRequest): Session | undefined {
+    const current = internal(request)[kSession]
+    if (current !== null) return current
+    if (!loadsOnFirstUse) return loadOnFirstUse(request)
+    // A cookie session has no server-side record to retire, so it need not be decrypted here.
+    checkAvailable(request)
+    return undefined
   }
 
   function newSession (this: FastifyRequest): Session {
-    // A cookie session has no server-side record to retire, so it need not be decrypted here.
-    const previous = internal(this)[kSession] ?? (lazy ? checkAvailable(this) : materialize(this))
-    const session = attach(this, storage.newSession(), 'newSession')
-    if (previous !== undefined) {
-      session[kStaleIdentities].push(...previous[kStaleIdentities])
-      if (previous.identity !== null) session[kStaleIdentities].push(previous.identity)
+    const replaced = replacedSession(this)
+    const session = setSession(this, storage.newSession(), 'newSession')
+    if (replaced !== undefined) {
+      session[kStaleIdentities].push(...replaced[kStaleIdentities])
+      if (replaced.identity !== null) session[kStaleIdentities].push(replaced.identity)
     }
     session[kChanged] = true
     return session
   }
 
+  // The hooks below take callbacks on purpose; do not turn them into async functions. An
+  // async hook costs a promise and its microtask turns on every request, even when there
+  // is nothing to wait for (no cookie, an unchanged session, a cookie storage), and these
+  // hooks run on every request: only a storage that really returns a promise pays for one.
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
     if (internal(request)[kSession] !== null || isCookielessStoreRequest(request) || isOptedOut(request)) {
       next()
       return
     }
-    let loaded: Session | Promise<Session>
+    let loading: Session | Promise<Session>
     try {
-      loaded = storage.loadSession(request)
-      if (!isThenable(loaded)) {
-        attach(request, loaded, 'loadSession')
+      loading = storage.loadSession(request)
+      if (!isThenable(loading)) {
+        setSession(request, loading, 'loadSession')
         next()
         return
       }
@@ -147,11 +161,11 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
       next(error as Error)
       return
     }
-    loaded.then((session) => {
-      // A second call to next() would start the request twice; report attach errors once.
+    loading.then((session) => {
+      // A second call to next() would start the request twice; report setSession's errors once.
       let failure: Error | undefined
       try {
-        attach(request, session, 'loadSession')
+        setSession(request, session, 'loadSession')
       } catch (error) {
         failure = error as Error
       }
@@ -159,7 +173,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }, next)
   }
 
-  function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: Done): void {
+  function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: OnSendDone): void {
     const session = internal(request)[kSession]
     if (session === null || !session[kChanged] || internal(request)[kDiscarded]) {
       next(null, payload)
@@ -167,14 +181,14 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }
     // Cleared first: if saving fails, the error reply passes through here again.
     session[kChanged] = false
-    let saved: void | Promise<void>
+    let saving: void | Promise<void>
     try {
-      saved = storage.saveSession(request, reply, session)
+      saving = storage.saveSession(request, reply, session)
     } catch (error) {
       next(error as Error)
       return
     }
-    if (isThenable(saved)) saved.then(() => next(null, payload), next)
+    if (isThenable(saving)) saving.then(() => next(null, payload), next)
     else next(null, payload)
   }
 
@@ -201,12 +215,12 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   fastify.decorateRequest(kDiscarded, false)
   fastify.decorateRequest('session', {
     getter (this: FastifyRequest): Session {
-      return internal(this)[kSession] ?? materialize(this)
+      return internal(this)[kSession] ?? loadOnFirstUse(this)
     }
   })
   fastify.decorateRequest('newSession', newSession)
   fastify.decorateRequest(kLoadSession, loadSession)
-  if (!lazy) fastify.addHook('onRequest', loadOnRequest)
+  if (!loadsOnFirstUse) fastify.addHook('onRequest', loadOnRequest)
   fastify.addHook('onSend', saveOnSend)
   fastify.addHook('onError', discardOnError)
   fastify.addHook('onRoute', checkRouteConfig)

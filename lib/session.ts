@@ -1,6 +1,6 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
-import { normalizeMaxAge } from './storage/numbers.js'
+import { readMaxAge } from './storage/options.js'
 import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
@@ -67,7 +67,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#identity = init.identity ?? null
     this.#isNew = init.isNew ?? true
     this.#created = init.created ?? nowSeconds()
-    this.#maxAge = normalizeMaxAge(init.maxAge, 'maxAge')
+    this.#maxAge = readMaxAge(init.maxAge, 'maxAge')
   }
 
   /** True when no stored session was loaded (aiohttp `new`). */
@@ -118,7 +118,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   }
 
   set maxAge (value: number | undefined) {
-    this.#maxAge = normalizeMaxAge(value, 'session.maxAge')
+    this.#maxAge = readMaxAge(value, 'session.maxAge')
   }
 
   get<K extends SessionKey> (key: K): JsonSafe<SessionData[K]> | undefined {

@@ -18,7 +18,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, posix, resolve } from 'node:path'
+import { dirname, join, posix, relative, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const run = (command, args, options = {}) => execFileSync(command, args, { stdio: 'inherit', cwd: root, ...options })
@@ -57,13 +57,16 @@ try {
   const packed = join(work, 'packed')
   mkdirSync(packed)
   run('npm', ['pack', '--silent', '--pack-destination', packed], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] })
-  const tarball = join(packed, readdirSync(packed).find((name) => name.endsWith('.tgz')))
+  const tarballName = readdirSync(packed).find((name) => name.endsWith('.tgz'))
+  if (tarballName === undefined) throw new Error('npm pack wrote no tarball')
+  const tarball = join(packed, tarballName)
   const unpacked = join(work, 'unpacked')
   mkdirSync(unpacked)
   run('tar', ['-xzf', tarball, '-C', unpacked])
   const shipped = filesUnder(join(unpacked, 'package'))
   checkContents(shipped, join(unpacked, 'package'), clone)
   console.log(`tarball contents (${shipped.length} files): ok`)
+  checkRootReachesNoPeer(join(unpacked, 'package'))
 
   run(bin('publint'), ['run', tarball, '--strict'])
   run(bin('attw'), [tarball, '--profile', 'node16'])
@@ -84,9 +87,33 @@ try {
   if (uncommittedWarning) console.warn(`WARNING: ${uncommittedWarning}`)
 }
 
+/**
+ * The rule written in index.ts: the root, code and types, in both builds, reaches no
+ * optional peer and no storage but SimpleCookieStorage (the others live at their subpaths).
+ */
+function checkRootReachesNoPeer (packageDirectory) {
+  const peers = new Set(['ioredis', 'memjs', 'sodium-native'])
+  const specifiers = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\(\s*)['"]([^'"]+)['"]/g
+  for (const start of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
+    const seen = new Set()
+    const pending = [join(packageDirectory, start)]
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (seen.has(file)) continue
+      seen.add(file)
+      const shown = relative(packageDirectory, file)
+      if (/\/storages\/(?!simple-cookie\.)/.test(shown)) throw new Error(`${start} reaches ${shown}: concrete storages belong to their subpaths`)
+      for (const [, specifier = ''] of readFileSync(file, 'utf8').matchAll(specifiers)) {
+        if (peers.has(specifier)) throw new Error(`${start} reaches the optional peer ${specifier} (through ${shown})`)
+        if (specifier.startsWith('.')) pending.push(resolve(dirname(file), file.endsWith('.d.ts') ? specifier.replace(/\.js$/, '.d.ts') : specifier))
+      }
+    }
+  }
+  console.log('the root reaches no optional peer and no storage but SimpleCookieStorage: ok')
+}
+
 /** Every file below `directory`, as sorted POSIX paths relative to it. */
 function filesUnder (directory) {
-  return readdirSync(directory, { recursive: true })
+  return readdirSync(directory, { recursive: true, encoding: 'utf8' })
     .filter((path) => statSync(join(directory, path)).isFile())
     .map((path) => path.split('\\').join('/'))
     .sort()
@@ -162,12 +189,13 @@ function startInBackground (command, args, cwd, log) {
   // Its own process group, so stopping it also stops the npm, git and build processes below it.
   const child = spawn(command, args, { cwd, stdio: ['ignore', logFile, logFile], detached: true })
   closeSync(logFile)
+  const group = -(child.pid ?? 0)
   let running = true
   let timedOut = false
   const finished = new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       timedOut = true
-      process.kill(-child.pid, 'SIGKILL')
+      process.kill(group, 'SIGKILL')
     }, gitInstallLimitMilliseconds)
     child.on('error', reject)
     child.on('exit', (code, signal) => {
@@ -182,7 +210,7 @@ function startInBackground (command, args, cwd, log) {
   finished.catch(() => {})
   return {
     finished,
-    stop: () => { if (running) process.kill(-child.pid, 'SIGKILL') }
+    stop: () => { if (running && group !== 0) process.kill(group, 'SIGKILL') }
   }
 }
 

@@ -4,7 +4,7 @@ import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-s
 import { Fernet } from '../lib/crypto/fernet.js'
 import { normalizeKeys } from '../lib/crypto/keys.js'
 import type { SecretKeys } from '../lib/crypto/keys.js'
-import type { LoadFailure } from '../lib/storage/abstract-storage.js'
+import type { LoadFailure } from '../lib/load-failure.js'
 
 /**
  * Keeps the session in the cookie as a Fernet token (AES-128-CBC + HMAC-SHA256),

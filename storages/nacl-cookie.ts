@@ -3,7 +3,8 @@ import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-s
 import { normalizeKeys } from '../lib/crypto/keys.js'
 import type { SecretKeys } from '../lib/crypto/keys.js'
 import { SecretBox } from '../lib/crypto/secretbox.js'
-import type { LoadFailure } from '../lib/storage/abstract-storage.js'
+import { loadPeer } from '../lib/storage/peer.js'
+import type { LoadFailure } from '../lib/load-failure.js'
 
 /**
  * Keeps the session in the cookie as a NaCl secretbox (XSalsa20-Poly1305, via
@@ -18,7 +19,7 @@ export class NaClCookieStorage extends CookieStorage {
 
   constructor (key: SecretKeys, options: CookieStorageOptions = {}) {
     super(options)
-    this.#box = new SecretBox(normalizeKeys(key, 'NaClCookieStorage'), 'NaClCookieStorage')
+    this.#box = new SecretBox(normalizeKeys(key, 'NaClCookieStorage'), loadPeer('sodium-native', 'NaClCookieStorage'))
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {

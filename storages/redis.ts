@@ -1,7 +1,8 @@
 // Types only: the application passes its own ioredis client, so nothing of ioredis is
 // loaded here and the package stays an optional peer dependency.
 import type { Cluster, Redis } from 'ioredis'
-import { SessionConfigError, describeType } from '../lib/errors.js'
+import type { LoadFailure } from '../lib/load-failure.js'
+import { readClient } from '../lib/storage/options.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
@@ -17,6 +18,9 @@ export type RedisClient = Redis | Cluster
  * normal start-up states and are given the bounded wait.
  */
 const DISCONNECTED_STATUSES: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
+
+/** What RedisStorage uses of an ioredis client. */
+const REDIS_CLIENT_MEMBERS = { getBuffer: 'function', set: 'function', del: 'function', status: 'string' } as const
 
 /**
  * Keeps sessions in Redis, exactly as aiohttp-session's `RedisStorage` does: the cookie
@@ -36,7 +40,8 @@ export class RedisStorage extends StoreStorage {
 
   constructor (redis: RedisClient, options: StoreStorageOptions = {}) {
     super(options)
-    this.#redis = checkRedisClient(redis)
+    this.#redis = readClient(redis, REDIS_CLIENT_MEMBERS, 'RedisStorage expects an ioredis client, `new Redis({ host, port })` or ' +
+      "`new Cluster([...])` from the 'ioredis' package (other Redis clients are not supported)")
   }
 
   protected readRecord (key: string): Promise<Buffer | null> {
@@ -52,18 +57,8 @@ export class RedisStorage extends StoreStorage {
     return this.#redis.del(key)
   }
 
-  protected override clientUnavailable (): string | undefined {
+  protected override clientUnavailable (): LoadFailure | undefined {
     const status = this.#redis.status
     return DISCONNECTED_STATUSES.has(status) ? `the Redis client is not connected (status: ${status})` : undefined
   }
-}
-
-function checkRedisClient (redis: unknown): RedisClient {
-  const client = redis as Partial<Record<'getBuffer' | 'set' | 'del' | 'status', unknown>> | null
-  if (typeof redis === 'object' && client !== null && typeof client.getBuffer === 'function' &&
-    typeof client.set === 'function' && typeof client.del === 'function' && typeof client.status === 'string') {
-    return redis as RedisClient
-  }
-  throw new SessionConfigError('RedisStorage expects an ioredis client, `new Redis({ host, port })` or `new Cluster([...])` ' +
-    `from the 'ioredis' package (other Redis clients are not supported); got ${describeType(redis)}`)
 }

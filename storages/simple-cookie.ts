@@ -1,6 +1,9 @@
 import { CookieStorage, openedText } from '../lib/storage/cookie-storage.js'
 import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-storage.js'
-import type { LoadFailure, SessionEnvelope } from '../lib/storage/abstract-storage.js'
+import type { LoadFailure } from '../lib/load-failure.js'
+import type { SessionEnvelope } from '../lib/wire/envelope.js'
+import { COOKIE_STORAGE_OPTIONS, withDefaults } from '../lib/storage/options.js'
+import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options.js'
 
 /**
  * The envelope as Python's `json.dumps` would escape it (`ensure_ascii`): every
@@ -10,6 +13,12 @@ import type { LoadFailure, SessionEnvelope } from '../lib/storage/abstract-stora
 function asciiJson (envelope: SessionEnvelope): string {
   return JSON.stringify(envelope).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
 }
+
+/**
+ * JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII; and no
+ * cache: there is nothing to decrypt, nothing worth remembering.
+ */
+const SIMPLE_COOKIE_OPTIONS = withDefaults(COOKIE_STORAGE_OPTIONS, { encoder: asciiJson, cacheSize: 0 })
 
 /**
  * Keeps the session as plain JSON in the cookie, readable **and forgeable** by the
@@ -24,14 +33,8 @@ export class SimpleCookieStorage extends CookieStorage {
     }
   }
 
-  /** JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII. */
-  protected override defaultEncoder (): (envelope: SessionEnvelope) => string {
-    return asciiJson
-  }
-
-  /** Nothing to decrypt, nothing worth caching. */
-  protected override defaultCacheSize (): number {
-    return 0
+  protected override optionSchema (): OptionSchema<CookieStorageSettings> {
+    return SIMPLE_COOKIE_OPTIONS
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {

@@ -1,5 +1,9 @@
 import t from 'tap'
-import { FastifySessionsError, SessionStorageError } from '../index.js'
+import * as api from '../index.js'
+import {
+  FastifySessionsError, InvalidSessionError, MissingDependencyError, SessionConfigError, SessionEncodingError,
+  SessionIdentityError, SessionNotAvailableError, SessionStorageError, SessionTooLargeError
+} from '../index.js'
 import { describeType } from '../lib/errors.js'
 
 t.test('describeType names the kind of a value, never its content', async (t) => {
@@ -20,6 +24,24 @@ t.test('errors carry a code, a status and their class name', async (t) => {
   const cause = new Error('ECONNREFUSED 10.0.0.1:6379')
   const error = new SessionStorageError('the session read on Redis failed', { cause })
   t.type(error, FastifySessionsError)
-  t.match(error, { name: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', statusCode: 503, cause })
+  t.match(error, { name: 'SessionStorageError', code: 'FST_SESSIONS_STORAGE', statusCode: 503, cause })
   t.equal(error.message, 'fastify-sessions: the session read on Redis failed', 'the client-facing message names no host')
 })
+
+t.test('every error code is its class name in the FST_SESSIONS_ namespace', async (t) => {
+  const errors: FastifySessionsError[] = [
+    new SessionConfigError('x'), new MissingDependencyError('x', 'y'), new SessionTooLargeError(1, 2), new SessionStorageError('x'),
+    new SessionNotAvailableError('x'), new SessionIdentityError('x'), new SessionEncodingError('x'), new InvalidSessionError('x')
+  ]
+  const exported = Object.values(api).filter((value: unknown): value is typeof FastifySessionsError =>
+    typeof value === 'function' && value.prototype instanceof FastifySessionsError)
+  t.same(errors.map((error) => error.constructor).sort(byName), exported.sort(byName), 'one of each exported error class')
+  for (const error of errors) {
+    const words = error.name.replace(/^Session/, '').replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1_$2')
+    t.equal(error.code, `FST_SESSIONS_${words.toUpperCase()}`, error.name)
+  }
+})
+
+function byName (a: { name: string }, b: { name: string }): number {
+  return a.name.localeCompare(b.name)
+}

@@ -90,7 +90,7 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   const { app } = await buildApp(t, new MemcachedStorage(client), routes)
   const response = await app.inject({ method: 'POST', url: '/big' })
   t.equal(response.statusCode, 503)
-  t.match(response.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', message: 'fastify-sessions: the session write on Memcached failed' })
+  t.match(response.json(), { code: 'FST_SESSIONS_STORAGE', message: 'fastify-sessions: the session write on Memcached failed' })
   t.same(setCookies(response), [])
   t.match(errorLines(response),
     [{ err: { type: 'SessionStorageError', message: /failed: memcached refused the SET of a \d+-byte value: it is over the server's item size limit/ } }])

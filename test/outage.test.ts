@@ -104,7 +104,7 @@ async function checkUnavailable (t: Test, app: FastifyInstance, store: ObservedC
   ])
   for (const [index, { response, elapsed }] of needingTheStore.entries()) {
     t.equal(response.statusCode, 503, `request ${index}: 503`)
-    t.match(response.json(), { code: 'FST_SESSIONS_STORAGE_UNAVAILABLE', error: 'Service Unavailable' })
+    t.match(response.json(), { code: 'FST_SESSIONS_STORAGE', error: 'Service Unavailable' })
     t.same(setCookies(response), [], `request ${index}: no cookie`)
     t.ok(elapsed <= bound + SLACK, `request ${index} failed in ${elapsed} ms (bound ${bound} ms)`)
     t.match(errorLines(response), [{ err: { type: 'SessionStorageError' } }], `request ${index}: its failure is logged as a SessionStorageError`)

@@ -20,6 +20,9 @@ t.test('options are applied and normalised', async (t) => {
   t.equal(new SimpleCookieStorage({ sameSite: false }).cookieOptions.sameSite, undefined)
   t.equal(new SimpleCookieStorage({ sameSite: null }).cookieOptions.sameSite, undefined)
   t.equal(new SimpleCookieStorage({ maxAge: null as unknown as undefined }).maxAge, undefined)
+  t.equal(new SimpleCookieStorage({ cookieName: null as unknown as string }).cookieName, 'AIOHTTP_SESSION', 'null is the default')
+  t.same(new SimpleCookieStorage({ path: null as unknown as string, domain: null as unknown as string }).cookieOptions,
+    { domain: undefined, path: '/', secure: false, httpOnly: true, sameSite: 'Lax', partitioned: false }, 'null is the default')
   t.equal(new SimpleCookieStorage({ domain: 'example.com', path: '/app' }).cookieOptions.domain, 'example.com')
   t.equal(new SimpleCookieStorage({ cookieName: '__Secure-sid', secure: true, domain: 'example.com' }).cookieName, '__Secure-sid')
 })

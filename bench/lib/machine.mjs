@@ -11,7 +11,7 @@ function quietly (command, args, cwd = ROOT) {
     return execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim()
   } catch (error) {
     // wrk -v exits non-zero after printing its version.
-    return (error.stdout?.toString() ?? '').trim()
+    return (/** @type {{ stdout?: Buffer }} */ (error).stdout?.toString() ?? '').trim()
   }
 }
 

@@ -9,6 +9,7 @@ const live = new Set()
 
 function killAll (signal) {
   for (const child of live) {
+    if (child.pid === undefined) continue
     try {
       process.kill(child.pid, signal)
     } catch {}
@@ -56,8 +57,13 @@ export function pinSelf (cpus) {
  * resolves to) a value other than undefined, or rejects with its output when it exits or
  * times out first. An asynchronous `ready` (a probe of the server's port) is awaited, one
  * probe at a time: a pending promise is not an answer.
+ * @template Value
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ ready: (stdout: string) => Value | undefined | Promise<Value | undefined>, env?: NodeJS.ProcessEnv, timeoutMs?: number, name?: string }} options
+ * @returns {Promise<{ child: import('node:child_process').ChildProcess, value: Value, output: () => string }>}
  */
-export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command } = {}) {
+export function startProcess (command, args, { env = process.env, ready, timeoutMs = 15000, name = command }) {
   const { child, output } = spawnTracked(command, args, env)
   return new Promise((resolve, reject) => {
     let settled = false
@@ -132,7 +138,7 @@ export function freePort () {
     const server = createServer()
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
       server.close(() => resolve(port))
     })
   })

@@ -75,6 +75,7 @@ const OUR_STORE_STORAGES = ['ours-redis', 'ours-memcached']
 
 /** The targets of issue 5 (performance) and issue 3 (Redis/Memcached), checked on this run. */
 export function checkTargets (results, rows) {
+  /** @type {Array<{ target: string, source: string, measured: string, met: boolean | undefined, byCpu?: string, best?: string }>} */
   const targets = []
   const has = (server) => rows.some((row) => row.server === server)
   const row = (server, scenario) => rows.find((candidate) => candidate.server === server && candidate.scenario === scenario)

@@ -1,7 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import type { Cipher, Decipher, KeyObject } from 'node:crypto'
+import { EXPIRED } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
 import { randomFill } from './random.js'
-import type { OpenedBytes } from '../storage/cookie-storage.js'
+import type { Decrypted } from './decrypted.js'
 
 /**
  * Fernet (https://github.com/fernet/spec), as Python's `cryptography` implements it:
@@ -86,7 +88,7 @@ export class Fernet {
    * Decrypts a token. With `ttl` (seconds), tokens older than `ttl` or more than 60 s in
    * the future are refused, as `Fernet.decrypt(token, ttl)` does. Returns the reason on failure.
    */
-  decrypt (token: string, ttl: number | undefined, now: number): OpenedBytes | string {
+  decrypt (token: string, ttl: number | undefined, now: number): Decrypted | LoadFailure {
     if (token.length % 4 !== 0 || !TOKEN_TEXT.test(token)) return 'not a Fernet token (bad base64)'
     const data = Buffer.from(token, 'base64')
     if (data.length < HEADER_BYTES + BLOCK_BYTES + MAC_BYTES || (data.length - HEADER_BYTES - MAC_BYTES) % BLOCK_BYTES !== 0) {
@@ -100,7 +102,7 @@ export class Fernet {
     if (ttl !== undefined) {
       const timestamp = data.readUInt32BE(1) * 0x100000000 + data.readUInt32BE(5)
       validity = { validUntil: timestamp + ttl, validFrom: timestamp - MAX_CLOCK_SKEW }
-      if (now > validity.validUntil) return 'expired'
+      if (now > validity.validUntil) return EXPIRED
       if (now < validity.validFrom) return 'the token is from the future'
     }
     const key = this.#keys[keyIndex] as FernetKey

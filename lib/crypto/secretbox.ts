@@ -1,8 +1,8 @@
-import type { OpenedBytes } from '../storage/cookie-storage.js'
-import { loadPeer } from '../storage/peer.js'
+import type { Decrypted } from './decrypted.js'
+import type { LoadFailure } from '../load-failure.js'
 import { randomFill } from './random.js'
 
-/** The part of sodium-native this package uses. */
+/** The part of sodium-native this package uses (an optional peer: the storage that needs it loads it). */
 export interface Sodium {
   crypto_secretbox_NONCEBYTES: number
   crypto_secretbox_MACBYTES: number
@@ -24,9 +24,9 @@ export class SecretBox {
   readonly #sodium: Sodium
   readonly #keys: Buffer[]
 
-  /** `keys`: 32-byte keys, the first used to seal, all tried to open. */
-  constructor (keys: readonly Buffer[], neededBy: string) {
-    const sodium = this.#sodium = loadPeer<Sodium>('sodium-native', neededBy)
+  /** `keys`: 32-byte keys, the first used to seal, all tried to open; `sodium`: sodium-native. */
+  constructor (keys: readonly Buffer[], sodium: Sodium) {
+    this.#sodium = sodium
     // Keep keys in libsodium's guarded memory rather than on the JS heap.
     this.#keys = keys.map((key) => {
       const secure = sodium.sodium_malloc(sodium.crypto_secretbox_KEYBYTES)
@@ -49,7 +49,7 @@ export class SecretBox {
     return randomFill(target)
   }
 
-  open (text: string): OpenedBytes | string {
+  open (text: string): Decrypted | LoadFailure {
     const sodium = this.#sodium
     if (text.length % 4 !== 0 || !BOX_TEXT.test(text)) return 'not a NaCl box (bad base64)'
     const box = Buffer.from(text, 'base64')

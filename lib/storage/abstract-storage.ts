@@ -1,57 +1,22 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from '../clock.js'
-import { COOKIE_NAME, SetCookieBuilder, findCookie, quoteCookieValue, unquoteCookieValue } from '../wire/cookie.js'
-import type { CookieAttributes, SameSite } from '../wire/cookie.js'
+import { SetCookieBuilder, findCookie, quoteCookieValue, unquoteCookieValue } from '../wire/cookie.js'
+import type { CookieAttributes } from '../wire/cookie.js'
 import { readEnvelope } from '../wire/envelope.js'
 import type { SessionEnvelope } from '../wire/envelope.js'
-import { SessionConfigError, SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
-import { normalizeMaxAge } from './numbers.js'
-import { parsePythonJson } from '../wire/python-json.js'
+import { SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
+import { isRoutineFailure } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
+import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
+import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, keyLiteral, keyPath } from '../session.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
-import { kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
 
 export type { SessionEnvelope } from '../wire/envelope.js'
 
 /** What browsers keep of one cookie, measured on `name=value` (RFC 6265 §6.1, and in practice). */
 export const COOKIE_SIZE_LIMIT = 4096
-
-export type SameSiteOption = SameSite | 'strict' | 'lax' | 'none' | false | null
-
-/** Options every storage accepts: camelCase versions of aiohttp-session's. */
-export interface StorageOptions {
-  /** Cookie name; default `AIOHTTP_SESSION` (the same as aiohttp-session). */
-  cookieName?: string
-  domain?: string | undefined
-  /** Session lifetime in seconds; default none (a browser-session cookie, no expiry). */
-  maxAge?: number | undefined
-  /** Default `/`. */
-  path?: string
-  /** Default false; set it in production (HTTPS). */
-  secure?: boolean
-  /** Default true. */
-  httpOnly?: boolean
-  /** Default `Lax`; `false` omits the attribute. `None` requires `secure: true`. */
-  sameSite?: SameSiteOption
-  /** CHIPS partitioned cookie; requires `secure: true`. */
-  partitioned?: boolean
-  /** Turns the envelope into text; default `JSON.stringify`. */
-  encoder?: (envelope: SessionEnvelope) => string
-  /** Turns text back into the envelope; default `JSON.parse` (also reading Python's `NaN`/`Infinity`). */
-  decoder?: (text: string) => unknown
-}
-
-/** Why a stored session was not used. Logged, never sent to the client. */
-export type LoadFailure = string
-
-/** The reason for a session id the store does not know (never written, expired, deleted): routine. */
-export const UNKNOWN_ID: LoadFailure = 'unknown or expired id'
-
-const defaultEncoder = (envelope: SessionEnvelope): string => JSON.stringify(envelope)
-const defaultDecoder = parsePythonJson
-
-/** Characters allowed in Domain and Path: visible ASCII except `;` (which would start a new attribute). */
-const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/
 
 /**
  * The base of every storage. A storage turns a request into a `Session`
@@ -62,29 +27,42 @@ const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/
  */
 export abstract class AbstractStorage {
   readonly [kStorageBrand] = true
+  /**
+   * True when `loadSession` is synchronous and needs no I/O (cookie storages): the plugin
+   * then loads the session on the first use of `request.session`, not in onRequest.
+   */
+  readonly [kLoadsSynchronously]: boolean = false
+  /**
+   * True when a request without the session cookie has no stored session (server-side
+   * storages): the plugin then skips the load hook's work for such requests.
+   */
+  readonly [kLoadsNothingWithoutCookie]: boolean = false
   readonly cookieName: string
   /** The default session lifetime in seconds, or undefined. */
   readonly maxAge: number | undefined
   readonly cookieOptions: Readonly<CookieAttributes>
   protected readonly encoder: (envelope: SessionEnvelope) => string
   protected readonly decoder: (text: string) => unknown
+  /** The options, checked and normalised once, with their defaults (frozen). */
+  protected readonly settings: StorageSettings
   readonly #setCookie: SetCookieBuilder
 
   constructor (options: StorageOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new SessionConfigError(`storage options must be an object; got ${describeType(options)}`)
-    }
-    this.cookieName = checkCookieName(options.cookieName ?? 'AIOHTTP_SESSION')
-    this.maxAge = normalizeMaxAge(options.maxAge, 'maxAge')
-    this.cookieOptions = Object.freeze(checkAttributes(this.cookieName, options))
-    this.encoder = checkFunction(options.encoder, 'encoder') ?? this.defaultEncoder()
-    this.decoder = checkFunction(options.decoder, 'decoder') ?? defaultDecoder
+    this.settings = readOptions(this.optionSchema(), options, this.constructor.name)
+    this.cookieName = this.settings.cookieName
+    this.maxAge = this.settings.maxAge
+    this.cookieOptions = cookieAttributes(this.settings)
+    this.encoder = this.settings.encoder
+    this.decoder = this.settings.decoder
     this.#setCookie = new SetCookieBuilder(this.cookieName, this.cookieOptions)
   }
 
-  /** The encoder used when the options give none: `JSON.stringify` of the envelope. */
-  protected defaultEncoder (): (envelope: SessionEnvelope) => string {
-    return defaultEncoder
+  /**
+   * The options this storage takes, with their defaults and checks (see
+   * `lib/storage/options.ts`). Called once, by the constructor.
+   */
+  protected optionSchema (): OptionSchema<StorageSettings> {
+    return STORAGE_OPTIONS
   }
 
   /** Builds the request's session. May return a Promise (store-backed storages do). */
@@ -182,10 +160,9 @@ export abstract class AbstractStorage {
    * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
-    const routine = reason === 'expired' || reason === 'empty' || reason === UNKNOWN_ID
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
-    if (routine) request.log.debug(details, message)
+    if (isRoutineFailure(reason)) request.log.debug(details, message)
     else request.log.warn(details, message)
     return this.newSession()
   }
@@ -194,72 +171,6 @@ export abstract class AbstractStorage {
   protected staleIdentities (session: Session): readonly string[] {
     return session[kStaleIdentities]
   }
-}
-
-function checkCookieName (name: unknown): string {
-  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
-    throw new SessionConfigError(`cookieName must be a non-empty cookie token (letters, digits and !#$%&'*+-.^_\`|~); got ${typeof name === 'string' ? JSON.stringify(name) : describeType(name)}`)
-  }
-  return name
-}
-
-function checkFunction<T> (value: T | undefined, name: string): T | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new SessionConfigError(`${name} must be a function; got ${describeType(value)}`)
-  }
-  return value
-}
-
-function checkBoolean (value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new SessionConfigError(`${name} must be a boolean; got ${describeType(value)}`)
-  return value
-}
-
-function checkAttributeValue (value: unknown, name: string): string | undefined {
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value.length === 0 || !ATTRIBUTE_VALUE.test(value)) {
-    throw new SessionConfigError(`${name} must be a non-empty string of visible ASCII characters without ';'; got ${typeof value === 'string' ? JSON.stringify(value) : describeType(value)}`)
-  }
-  return value
-}
-
-function checkSameSite (value: unknown): SameSite | undefined {
-  if (value === undefined) return 'Lax'
-  if (value === false || value === null) return undefined
-  const normalized = typeof value === 'string' ? value.toLowerCase() : ''
-  if (normalized === 'lax') return 'Lax'
-  if (normalized === 'strict') return 'Strict'
-  if (normalized === 'none') return 'None'
-  throw new SessionConfigError(`sameSite must be 'Strict', 'Lax', 'None' or false; got ${typeof value === 'string' ? JSON.stringify(value) : describeType(value)}`)
-}
-
-/** Validates cookie attributes, including the combinations browsers silently reject. */
-function checkAttributes (cookieName: string, options: StorageOptions): CookieAttributes {
-  const path = checkAttributeValue(options.path, 'path') ?? '/'
-  if (!path.startsWith('/')) throw new SessionConfigError(`path must start with '/'; got ${JSON.stringify(path)}`)
-  const attributes: CookieAttributes = {
-    domain: checkAttributeValue(options.domain, 'domain'),
-    path,
-    secure: checkBoolean(options.secure, 'secure', false),
-    httpOnly: checkBoolean(options.httpOnly, 'httpOnly', true),
-    sameSite: checkSameSite(options.sameSite),
-    partitioned: checkBoolean(options.partitioned, 'partitioned', false)
-  }
-  const needsSecure = attributes.sameSite === 'None'
-    ? "sameSite: 'None'"
-    : attributes.partitioned
-      ? 'partitioned: true'
-      : cookieName.startsWith('__Secure-') || cookieName.startsWith('__Host-')
-        ? `the cookie name prefix of ${JSON.stringify(cookieName)}`
-        : undefined
-  if (needsSecure !== undefined && !attributes.secure) {
-    throw new SessionConfigError(`${needsSecure} requires secure: true (browsers reject the cookie otherwise)`)
-  }
-  if (cookieName.startsWith('__Host-') && (attributes.domain !== undefined || attributes.path !== '/')) {
-    throw new SessionConfigError("a '__Host-' cookie must have path '/' and no domain (browsers reject it otherwise)")
-  }
-  return attributes
 }
 
 /** True for a storage from any copy of this package (ESM or CommonJS build). */

@@ -1,38 +1,25 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from '../clock.js'
-import { checkWholeNumber } from './numbers.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
-import type { LoadFailure, StorageOptions } from './abstract-storage.js'
+import type { Decrypted, Validity } from '../crypto/decrypted.js'
+import type { LoadFailure } from '../load-failure.js'
+import { COOKIE_STORAGE_OPTIONS } from './options.js'
+import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
 import { kLoadsSynchronously } from '../symbols.js'
 
-/** Options of the cookie storages, on top of every storage's. */
-export interface CookieStorageOptions extends StorageOptions {
-  /**
-   * How many recently opened cookies to remember, so that a cookie that comes back
-   * (every request of a logged-in user, until the session changes) is not decrypted
-   * again. Expiry is still checked on every request. Default 1000; 0 turns it off.
-   */
-  cacheSize?: number | undefined
-}
+export type { CookieStorageOptions } from './options.js'
 
-/** Validity bounds shared by opened bytes and opened cookies. */
-interface Validity {
-  /** Unix seconds after which the cookie no longer opens (a Fernet token's ttl), if any. */
-  validUntil?: number | undefined
-  /** Unix seconds before which the cookie does not open (a Fernet token from the future), if any. */
-  validFrom?: number | undefined
-}
-
-/** A cookie value opened by `openCookie`: the envelope text and which key opened it. */
+/**
+ * A cookie value opened by `openCookie`: the envelope text, which key opened it, and
+ * for how long the cookie opens (a Fernet token's ttl).
+ */
 export interface OpenedCookie extends Validity {
   text: string
   /** 0 for the current key; higher for an older key (the cookie is then re-issued). */
   keyIndex: number
 }
-
-export const DEFAULT_COOKIE_CACHE_SIZE = 1000
 
 /**
  * Base of the storages that keep the whole session in the cookie. Loading is
@@ -41,20 +28,20 @@ export const DEFAULT_COOKIE_CACHE_SIZE = 1000
  * Cookie storages have no identity: `session.identity` is always null.
  */
 export abstract class CookieStorage extends AbstractStorage {
-  readonly [kLoadsSynchronously] = true
+  override readonly [kLoadsSynchronously] = true
+  protected declare readonly settings: CookieStorageSettings
   /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
   readonly #opened: Map<string, OpenedCookie> | undefined
   readonly #cacheSize: number
 
   constructor (options: CookieStorageOptions = {}) {
     super(options)
-    this.#cacheSize = checkCacheSize(options.cacheSize, this.defaultCacheSize())
+    this.#cacheSize = this.settings.cacheSize
     this.#opened = this.#cacheSize > 0 ? new Map() : undefined
   }
 
-  /** The cache size used when the options give none. */
-  protected defaultCacheSize (): number {
-    return DEFAULT_COOKIE_CACHE_SIZE
+  protected override optionSchema (): OptionSchema<CookieStorageSettings> {
+    return COOKIE_STORAGE_OPTIONS
   }
 
   /** Turns the cookie value into envelope text, or says why it cannot. */
@@ -108,24 +95,13 @@ export abstract class CookieStorage extends AbstractStorage {
   }
 }
 
-/** Plaintext bytes recovered from a cookie, which key recovered them, and for how long they would. */
-export interface OpenedBytes extends Validity {
-  plaintext: Buffer
-  keyIndex: number
-}
-
-/** Opened bytes as envelope text; invalid UTF-8 is refused, never guessed at. */
-export function openedText (opened: OpenedBytes | LoadFailure): OpenedCookie | LoadFailure {
-  if (typeof opened === 'string') return opened
-  if (!isUtf8(opened.plaintext)) return 'the payload is not valid UTF-8'
-  return { text: opened.plaintext.toString('utf8'), keyIndex: opened.keyIndex, validUntil: opened.validUntil, validFrom: opened.validFrom }
+/** A decrypted cookie as envelope text; invalid UTF-8 is refused, never guessed at. */
+export function openedText (decrypted: Decrypted | LoadFailure): OpenedCookie | LoadFailure {
+  if (typeof decrypted === 'string') return decrypted
+  if (!isUtf8(decrypted.plaintext)) return 'the payload is not valid UTF-8'
+  return { text: decrypted.plaintext.toString('utf8'), keyIndex: decrypted.keyIndex, validUntil: decrypted.validUntil, validFrom: decrypted.validFrom }
 }
 
 function stillOpens (opened: Validity, now: number): boolean {
   return (opened.validUntil === undefined || now <= opened.validUntil) && (opened.validFrom === undefined || now >= opened.validFrom)
-}
-
-function checkCacheSize (value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  return checkWholeNumber(value, 'cacheSize', 0, Number.MAX_SAFE_INTEGER, 'a whole number (0 turns the cache off)')
 }

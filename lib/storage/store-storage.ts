@@ -1,54 +1,17 @@
 import { isUtf8 } from 'node:buffer'
-import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SessionConfigError, SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
-import { checkWholeNumber } from './numbers.js'
+import { SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
-import { AbstractStorage, UNKNOWN_ID } from './abstract-storage.js'
-import type { LoadFailure, StorageOptions } from './abstract-storage.js'
+import { AbstractStorage } from './abstract-storage.js'
+import { UNKNOWN_ID } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
+import { STORE_STORAGE_OPTIONS } from './options.js'
+import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
+import { checkSessionId } from './session-ids.js'
 import { kLoadsNothingWithoutCookie } from '../symbols.js'
 
-/** Options of the server-side storages (Redis, Memcached), on top of every storage's. */
-export interface StoreStorageOptions extends StorageOptions {
-  /**
-   * Makes the id of a new session (the cookie value; the record key is
-   * `${cookieName}_${id}`). Default: a uuid4 in hex, 122 random bits, as aiohttp-session.
-   * Ids must be 1 to 250 visible ASCII characters, with the key prefix included.
-   */
-  keyFactory?: (() => string) | undefined
-  /**
-   * Milliseconds a store operation may take before the request fails with a 503
-   * (`SessionStorageError`). Default 1000.
-   */
-  timeout?: number | undefined
-}
-
-/**
- * The longest record key (`${cookieName}_${id}`), in bytes: memcached's key limit.
- * Redis would take longer keys, but one rule for both keeps ids portable between the
- * storages and keeps hostile cookies from turning into large lookups.
- */
-export const MAX_RECORD_KEY_BYTES = 250
-
-/** Default for `timeout`: a request waits at most this long for the store. */
-export const DEFAULT_STORE_TIMEOUT = 1000
-
-/** The longest timeout Node's timers accept (2^31 - 1 ms). */
-const MAX_TIMEOUT = 2147483647
-
-/**
- * Visible ASCII only: memcached keys may not contain whitespace or control characters,
- * and ASCII makes the character count the byte count.
- */
-const SESSION_ID = /^[\x21-\x7e]+$/
-
-/** The length of a default id, to check at start-up that the cookie name leaves room for ids. */
-const DEFAULT_ID_LENGTH = 32
-
-/** aiohttp-session's default key: `uuid.uuid4().hex`. */
-export function defaultKeyFactory (): string {
-  return randomUUID().replaceAll('-', '')
-}
+export type { StoreStorageOptions } from './options.js'
+export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
 
 /**
  * The base of storages that keep the session in a server (Redis, Memcached) and only
@@ -63,8 +26,8 @@ export function defaultKeyFactory (): string {
  * Subclasses implement the three record operations for their client.
  */
 export abstract class StoreStorage extends AbstractStorage {
-  /** Without the cookie there is nothing to read: the plugin then skips the load hook's work. */
-  readonly [kLoadsNothingWithoutCookie] = true
+  override readonly [kLoadsNothingWithoutCookie] = true
+  protected declare readonly settings: StoreStorageSettings
   /** Milliseconds each store operation may take. */
   readonly timeout: number
   readonly #keyFactory: () => string
@@ -76,12 +39,12 @@ export abstract class StoreStorage extends AbstractStorage {
   constructor (options: StoreStorageOptions = {}) {
     super(options)
     this.#keyPrefix = this.cookieName + '_'
-    if (this.#keyPrefix.length + DEFAULT_ID_LENGTH > MAX_RECORD_KEY_BYTES) {
-      throw new SessionConfigError(`cookieName is too long for ${this.constructor.name}: record keys (cookieName_id) must fit in ` +
-        `${MAX_RECORD_KEY_BYTES} bytes with ${DEFAULT_ID_LENGTH}-character ids; got a ${this.cookieName.length}-character name`)
-    }
-    this.#keyFactory = checkKeyFactory(options.keyFactory)
-    this.timeout = checkTimeout(options.timeout)
+    this.#keyFactory = this.settings.keyFactory
+    this.timeout = this.settings.timeout
+  }
+
+  protected override optionSchema (): OptionSchema<StoreStorageSettings> {
+    return STORE_STORAGE_OPTIONS
   }
 
   /** The record's bytes under `key`, or null/undefined when there is none. */
@@ -97,7 +60,7 @@ export abstract class StoreStorage extends AbstractStorage {
    * Why the client cannot take a command right now (for instance it is reconnecting),
    * so the request fails at once instead of queueing; undefined when it can.
    */
-  protected clientUnavailable (): string | undefined {
+  protected clientUnavailable (): LoadFailure | undefined {
     return undefined
   }
 
@@ -117,9 +80,9 @@ export abstract class StoreStorage extends AbstractStorage {
 
   async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
     const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
-    const text = recordText(stored)
-    if (typeof text !== 'string') return this.rejectSession(request, text.reason)
-    const session = this.decodeSession(text, id)
+    const record = recordText(stored)
+    if (typeof record === 'string') return this.rejectSession(request, record)
+    const session = this.decodeSession(record.text, id)
     return typeof session === 'string' ? this.rejectSession(request, session) : session
   }
 
@@ -177,12 +140,8 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   /** Why `id` cannot be a record id (so it must not reach the server), or undefined. */
-  #checkId (id: string): string | undefined {
-    if (!SESSION_ID.test(id)) return 'only visible ASCII characters are allowed, no spaces or control characters'
-    if (this.#keyPrefix.length + id.length > MAX_RECORD_KEY_BYTES) {
-      return `the record key would be ${this.#keyPrefix.length + id.length} bytes, over the ${MAX_RECORD_KEY_BYTES}-byte limit`
-    }
-    return undefined
+  #checkId (id: string): LoadFailure | undefined {
+    return checkSessionId(this.#keyPrefix, id)
   }
 
   /**
@@ -215,27 +174,14 @@ export abstract class StoreStorage extends AbstractStorage {
 }
 
 /** A stored value as envelope text, or why it is unreadable. */
-function recordText (stored: unknown): string | { reason: LoadFailure } {
-  if (stored === null || stored === undefined) return { reason: UNKNOWN_ID }
+function recordText (stored: unknown): { text: string } | LoadFailure {
+  if (stored === null || stored === undefined) return UNKNOWN_ID
   if (typeof stored === 'string') {
     // Already decoded by the client, so invalid UTF-8 can no longer be told apart
     // from text: refuse it rather than guess (the fix is in the client's options).
-    return { reason: 'the store client returned text instead of bytes; configure it to return Buffers' }
+    return 'the store client returned text instead of bytes; configure it to return Buffers'
   }
-  if (!(stored instanceof Uint8Array)) return { reason: `the store client returned ${describeType(stored)} instead of bytes` }
-  if (!isUtf8(stored)) return { reason: 'the stored record is not valid UTF-8' }
-  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8')
-}
-
-function checkKeyFactory (keyFactory: unknown): () => string {
-  if (keyFactory === undefined) return defaultKeyFactory
-  if (typeof keyFactory !== 'function') {
-    throw new SessionConfigError(`keyFactory must be a function returning a new session id; got ${describeType(keyFactory)}`)
-  }
-  return keyFactory as () => string
-}
-
-function checkTimeout (timeout: unknown): number {
-  if (timeout === undefined) return DEFAULT_STORE_TIMEOUT
-  return checkWholeNumber(timeout, 'timeout', 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
+  if (!(stored instanceof Uint8Array)) return `the store client returned ${describeType(stored)} instead of bytes`
+  if (!isUtf8(stored)) return 'the stored record is not valid UTF-8'
+  return { text: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8') }
 }

@@ -1,3 +1,6 @@
+import { EMPTY, EXPIRED } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
+
 /**
  * The session envelope shared with aiohttp-session: `{"created": <int>, "session": {...}}`,
  * and `{}` for an empty session. These rules decide what a stored envelope yields.
@@ -13,9 +16,6 @@ export interface LoadedEnvelope {
   created: number
 }
 
-/** Why an envelope gave no session; `expired` and `empty` are routine, the rest are not. */
-export type EnvelopeRejection = 'empty' | 'expired' | 'not an object' | 'created is not an integer' | 'session is not an object'
-
 export function isPlainObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -25,14 +25,14 @@ export function isPlainObject (value: unknown): value is Record<string, unknown>
  * storage's maxAge, as aiohttp does). An envelope without `created` loads with
  * `created = now`, as in aiohttp. Returns the data or the reason there is none.
  */
-export function readEnvelope (envelope: unknown, maxAge: number | undefined, now: number): LoadedEnvelope | EnvelopeRejection {
+export function readEnvelope (envelope: unknown, maxAge: number | undefined, now: number): LoadedEnvelope | LoadFailure {
   if (!isPlainObject(envelope)) return 'not an object'
-  if (Object.keys(envelope).length === 0) return 'empty'
+  if (Object.keys(envelope).length === 0) return EMPTY
   const created = Object.hasOwn(envelope, 'created') ? envelope['created'] : undefined
   const session = Object.hasOwn(envelope, 'session') ? envelope['session'] : undefined
   if (created !== undefined && !Number.isSafeInteger(created)) return 'created is not an integer'
   if (!isPlainObject(session)) return 'session is not an object'
   const createdAt = (created as number | undefined) ?? now
-  if (maxAge !== undefined && now - createdAt > maxAge) return 'expired'
+  if (maxAge !== undefined && now - createdAt > maxAge) return EXPIRED
   return { data: session, created: createdAt }
 }

@@ -7,7 +7,8 @@
  * corrupts it for the Python side. The scanner keeps each top-level member of
  * `session` as its raw text; the writer puts raw texts back into an envelope.
  */
-import type { EnvelopeRejection } from './envelope.js'
+import { EMPTY } from '../load-failure.js'
+import type { LoadFailure } from '../load-failure.js'
 
 /** An envelope read as text: `created` and the raw JSON text of each member of `session`. */
 export interface RawEnvelope {
@@ -21,12 +22,6 @@ export interface RawEnvelope {
    */
   members: Map<string, string>
 }
-
-/**
- * Why a text is not an envelope; the same words as `readEnvelope`'s, plus 'not JSON'.
- * The scanner applies no expiry: that needs a clock and a maxAge, which is the caller's.
- */
-export type RawEnvelopeRejection = Exclude<EnvelopeRejection, 'expired'> | 'not JSON'
 
 const QUOTE = 0x22
 const COMMA = 0x2c
@@ -66,7 +61,7 @@ const AFTER_VALUE = 2
  * recursion (a 100,000-deep value must not overflow the call stack) and no regular
  * expressions (nothing to backtrack): linear in the text's length.
  */
-export function scanEnvelope (text: string): RawEnvelope | RawEnvelopeRejection {
+export function scanEnvelope (text: string): RawEnvelope | LoadFailure {
   // One entry per open container: true for an object, false for an array.
   const containers: boolean[] = []
   let rootIsObject = false
@@ -152,7 +147,7 @@ export function scanEnvelope (text: string): RawEnvelope | RawEnvelopeRejection 
   }
 
   if (!rootIsObject) return 'not an object'
-  if (rootMemberCount === 0) return 'empty'
+  if (rootMemberCount === 0) return EMPTY
   const created = createdText === undefined ? undefined : numberOf(createdText)
   if (created !== undefined && !Number.isSafeInteger(created)) return 'created is not an integer'
   if (session === undefined || session === null) return 'session is not an object'

@@ -1,0 +1,319 @@
+/**
+ * Every storage option in one place: which options each kind of storage takes, the
+ * default of each, and the check that turns what the user wrote into the value the
+ * storage uses. A storage reads its options once, at construction (`readOptions`), into
+ * a frozen settings object; nothing here runs per request.
+ *
+ * Adding an option: declare it, with its documentation, in the options interface of its
+ * kind (every storage, cookie storages, server-side storages), and give it an entry in
+ * that kind's table below: its default and its check. The `satisfies` clauses keep each
+ * interface and its table in step, so the compiler refuses an option that is in one and
+ * not the other. Rules that involve several options go in the kind's `check`.
+ *
+ * Every check throws a SessionConfigError that says what was expected and what kind of
+ * value arrived; messages quote a value only where it cannot be a secret.
+ */
+import { SessionConfigError, describeType } from '../errors.js'
+import { COOKIE_NAME } from '../wire/cookie.js'
+import type { CookieAttributes, SameSite } from '../wire/cookie.js'
+import type { SessionEnvelope } from '../wire/envelope.js'
+import { parsePythonJson } from '../wire/python-json.js'
+import { DEFAULT_ID_LENGTH, MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
+
+export type SameSiteOption = SameSite | 'strict' | 'lax' | 'none' | false | null
+
+/** Options every storage accepts: camelCase versions of aiohttp-session's. */
+export interface StorageOptions {
+  /** Cookie name; default `AIOHTTP_SESSION` (the same as aiohttp-session). */
+  cookieName?: string
+  domain?: string | undefined
+  /** Session lifetime in seconds; default none (a browser-session cookie, no expiry). */
+  maxAge?: number | undefined
+  /** Default `/`. */
+  path?: string
+  /** Default false; set it in production (HTTPS). */
+  secure?: boolean
+  /** Default true. */
+  httpOnly?: boolean
+  /** Default `Lax`; `false` omits the attribute. `None` requires `secure: true`. */
+  sameSite?: SameSiteOption
+  /** CHIPS partitioned cookie; requires `secure: true`. */
+  partitioned?: boolean
+  /** Turns the envelope into text; default `JSON.stringify`. */
+  encoder?: (envelope: SessionEnvelope) => string
+  /** Turns text back into the envelope; default `JSON.parse` (also reading Python's `NaN`/`Infinity`). */
+  decoder?: (text: string) => unknown
+}
+
+/** Options of the cookie storages, on top of every storage's. */
+export interface CookieStorageOptions extends StorageOptions {
+  /**
+   * How many recently opened cookies to remember, so that a cookie that comes back
+   * (every request of a logged-in user, until the session changes) is not decrypted
+   * again. Expiry is still checked on every request. Default 1000; 0 turns it off.
+   */
+  cacheSize?: number | undefined
+}
+
+/** Options of the server-side storages (Redis, Memcached), on top of every storage's. */
+export interface StoreStorageOptions extends StorageOptions {
+  /**
+   * Makes the id of a new session (the cookie value; the record key is
+   * `${cookieName}_${id}`). Default: a uuid4 in hex, 122 random bits, as aiohttp-session.
+   * Ids must be 1 to 250 visible ASCII characters, with the key prefix included.
+   */
+  keyFactory?: (() => string) | undefined
+  /**
+   * Milliseconds a store operation may take before the request fails with a 503
+   * (`SessionStorageError`). Default 1000.
+   */
+  timeout?: number | undefined
+}
+
+/** How one option is read. */
+export interface OptionSpec<Value> {
+  /** The value when the option is absent (undefined). */
+  readonly default: Value
+  /** Checks a value the user gave (never undefined) and returns it normalised; throws a SessionConfigError. */
+  read (value: unknown, name: string): Value
+}
+
+/** The options of one kind of storage: each option's spec, and the rules between options. */
+export interface OptionSchema<Settings> {
+  readonly table: { readonly [Name in keyof Settings]: OptionSpec<Settings[Name]> }
+  /** Rules that involve several options, run once every option is read; `storageName` is for messages. */
+  check (settings: Settings, storageName: string): void
+}
+
+/** What a table's options are once read. */
+type SettingsOf<Table> = { readonly [Name in keyof Table]: Table[Name] extends OptionSpec<infer Value> ? Value : never }
+
+/** One spec per option name of `Options`, no more, no fewer. */
+type TableOf<Options> = { readonly [Name in keyof Required<Options>]: OptionSpec<unknown> }
+
+export const DEFAULT_COOKIE_NAME = 'AIOHTTP_SESSION'
+
+/** Default for `cacheSize`. */
+export const DEFAULT_COOKIE_CACHE_SIZE = 1000
+
+/** Default for `timeout`: a request waits at most this long for the store. */
+export const DEFAULT_STORE_TIMEOUT = 1000
+
+/** The longest timeout Node's timers accept (2^31 - 1 ms). */
+const MAX_TIMEOUT = 2147483647
+
+/** Characters allowed in Domain and Path: visible ASCII except `;` (which would start a new attribute). */
+const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/
+
+const defaultEncoder = (envelope: SessionEnvelope): string => JSON.stringify(envelope)
+
+function option<Value> (fallback: NoInfer<Value>, read: (value: unknown, name: string) => Value): OptionSpec<Value> {
+  return { default: fallback, read }
+}
+
+function functionOption<Fn> (fallback: Fn, expected = 'a function'): OptionSpec<Fn> {
+  return option(fallback, (value, name) => {
+    if (typeof value !== 'function') throw new SessionConfigError(`${name} must be ${expected}; got ${describeType(value)}`)
+    return value as Fn
+  })
+}
+
+function wholeNumberOption (fallback: number, min: number, max: number, expected: string): OptionSpec<number> {
+  return option(fallback, (value, name) => readWholeNumber(value, name, min, max, expected))
+}
+
+const STORAGE_TABLE = {
+  // null is taken for "the default" here, as it always was.
+  cookieName: option(DEFAULT_COOKIE_NAME, (value) => readCookieName(value ?? DEFAULT_COOKIE_NAME)),
+  maxAge: option(undefined, readMaxAge),
+  path: option('/', readPath),
+  domain: option(undefined, readAttributeValue),
+  secure: option(false, readBoolean),
+  httpOnly: option(true, readBoolean),
+  sameSite: option('Lax', readSameSite),
+  partitioned: option(false, readBoolean),
+  encoder: functionOption(defaultEncoder),
+  decoder: functionOption<(text: string) => unknown>(parsePythonJson)
+} satisfies TableOf<StorageOptions>
+
+const COOKIE_STORAGE_TABLE = {
+  ...STORAGE_TABLE,
+  cacheSize: wholeNumberOption(DEFAULT_COOKIE_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER, 'a whole number (0 turns the cache off)')
+} satisfies TableOf<CookieStorageOptions>
+
+const STORE_STORAGE_TABLE = {
+  ...STORAGE_TABLE,
+  keyFactory: functionOption<() => string>(defaultKeyFactory, 'a function returning a new session id'),
+  timeout: wholeNumberOption(DEFAULT_STORE_TIMEOUT, 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
+} satisfies TableOf<StoreStorageOptions>
+
+/** Every storage's options once read: what `AbstractStorage` keeps as `settings`. */
+export type StorageSettings = SettingsOf<typeof STORAGE_TABLE>
+export type CookieStorageSettings = SettingsOf<typeof COOKIE_STORAGE_TABLE>
+export type StoreStorageSettings = SettingsOf<typeof STORE_STORAGE_TABLE>
+
+/** The options of any storage (custom storages that extend `AbstractStorage`). */
+export const STORAGE_OPTIONS: OptionSchema<StorageSettings> = {
+  table: STORAGE_TABLE,
+  check: checkCookieAttributes
+}
+
+/** The options of the cookie storages (Simple, Encrypted, NaCl). */
+export const COOKIE_STORAGE_OPTIONS: OptionSchema<CookieStorageSettings> = {
+  table: COOKIE_STORAGE_TABLE,
+  check: checkCookieAttributes
+}
+
+/** The options of the server-side storages (Redis, Memcached). */
+export const STORE_STORAGE_OPTIONS: OptionSchema<StoreStorageSettings> = {
+  table: STORE_STORAGE_TABLE,
+  check (settings, storageName) {
+    checkCookieAttributes(settings)
+    checkRoomForIds(settings.cookieName, storageName)
+  }
+}
+
+/** The same options with other defaults, for a storage whose defaults differ from its kind's. */
+export function withDefaults<Settings> (schema: OptionSchema<Settings>, defaults: { readonly [Name in keyof Settings]?: Settings[Name] }): OptionSchema<Settings> {
+  const table: { [Name in keyof Settings]: OptionSpec<Settings[Name]> } = { ...schema.table }
+  for (const name of Object.keys(defaults) as Array<keyof Settings>) {
+    table[name] = { ...table[name], default: defaults[name] as Settings[typeof name] }
+  }
+  return { table, check: schema.check }
+}
+
+/**
+ * Reads the options given to a storage's constructor into its settings: each known
+ * option checked and normalised, or its default, then the rules between options.
+ * Throws a SessionConfigError at the first problem.
+ */
+export function readOptions<Settings> (schema: OptionSchema<Settings>, options: unknown, storageName: string): Settings {
+  if (typeof options !== 'object' || options === null) {
+    throw new SessionConfigError(`storage options must be an object; got ${describeType(options)}`)
+  }
+  const given = options as Readonly<Record<string, unknown>>
+  const settings: Partial<Record<keyof Settings, unknown>> = {}
+  for (const name of Object.keys(schema.table) as Array<keyof Settings & string>) {
+    const value = given[name]
+    const spec = schema.table[name]
+    settings[name] = value === undefined ? spec.default : spec.read(value, name)
+  }
+  schema.check(settings as Settings, storageName)
+  return Object.freeze(settings as Settings)
+}
+
+/** The Set-Cookie attributes of a storage's settings. */
+export function cookieAttributes (settings: StorageSettings): Readonly<CookieAttributes> {
+  const { domain, path, secure, httpOnly, sameSite, partitioned } = settings
+  return Object.freeze({ domain, path, secure, httpOnly, sameSite, partitioned })
+}
+
+/**
+ * Reads an option that must be a whole number from `min` to `max`; the error says
+ * what was `expected` and shows what arrived (a number as such, anything else by kind).
+ */
+export function readWholeNumber (value: unknown, name: string, min: number, max: number, expected: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const shown = typeof value === 'number' ? String(value) : describeType(value)
+    throw new SessionConfigError(`${name} must be ${expected}; got ${shown}`)
+  }
+  return value
+}
+
+/**
+ * Reads a max age in seconds: a positive integer, or undefined/null for none.
+ * Zero is refused: a cookie with `Max-Age=0` is deleted at once and Redis rejects
+ * `EX 0`; use `session.invalidate()` to end a session.
+ */
+export function readMaxAge (value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined
+  return readWholeNumber(value, name, 1, Number.MAX_SAFE_INTEGER, 'a whole number of seconds of at least 1, or undefined for none')
+}
+
+/**
+ * Validates the client a server-side storage was given (a constructor argument, not an
+ * option): an object with the `members` the storage uses, of the kinds listed. It is
+ * duck-typed because the application brings its own copy of the client's package.
+ */
+export function readClient<Client> (client: unknown, members: Readonly<Record<string, 'function' | 'string' | 'array'>>, expected: string): Client {
+  if (typeof client === 'object' && client !== null &&
+    Object.entries(members).every(([member, kind]) => isOfKind((client as Record<string, unknown>)[member], kind))) {
+    return client as Client
+  }
+  throw new SessionConfigError(`${expected}; got ${describeType(client)}`)
+}
+
+function isOfKind (value: unknown, kind: 'function' | 'string' | 'array'): boolean {
+  if (kind === 'array') return Array.isArray(value)
+  if (kind === 'string') return typeof value === 'string'
+  return typeof value === 'function'
+}
+
+/** A string the user gave, quoted in messages; anything else described by its kind. */
+function shown (value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : describeType(value)
+}
+
+function readCookieName (name: unknown): string {
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
+    throw new SessionConfigError(`cookieName must be a non-empty cookie token (letters, digits and !#$%&'*+-.^_\`|~); got ${shown(name)}`)
+  }
+  return name
+}
+
+function readBoolean (value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw new SessionConfigError(`${name} must be a boolean; got ${describeType(value)}`)
+  return value
+}
+
+function readAttributeValue (value: unknown, name: string): string | undefined {
+  if (value === null) return undefined
+  if (typeof value !== 'string' || value.length === 0 || !ATTRIBUTE_VALUE.test(value)) {
+    throw new SessionConfigError(`${name} must be a non-empty string of visible ASCII characters without ';'; got ${shown(value)}`)
+  }
+  return value
+}
+
+function readPath (value: unknown, name: string): string {
+  const path = readAttributeValue(value, name) ?? '/'
+  if (!path.startsWith('/')) throw new SessionConfigError(`path must start with '/'; got ${JSON.stringify(path)}`)
+  return path
+}
+
+function readSameSite (value: unknown): SameSite | undefined {
+  if (value === false || value === null) return undefined
+  const normalized = typeof value === 'string' ? value.toLowerCase() : ''
+  if (normalized === 'lax') return 'Lax'
+  if (normalized === 'strict') return 'Strict'
+  if (normalized === 'none') return 'None'
+  throw new SessionConfigError(`sameSite must be 'Strict', 'Lax', 'None' or false; got ${shown(value)}`)
+}
+
+/** Refuses the attribute combinations browsers silently reject. */
+function checkCookieAttributes (settings: StorageSettings): void {
+  const requirement = secureRequirement(settings)
+  if (requirement !== undefined && !settings.secure) {
+    throw new SessionConfigError(`${requirement} requires secure: true (browsers reject the cookie otherwise)`)
+  }
+  if (settings.cookieName.startsWith('__Host-') && (settings.domain !== undefined || settings.path !== '/')) {
+    throw new SessionConfigError("a '__Host-' cookie must have path '/' and no domain (browsers reject it otherwise)")
+  }
+}
+
+/** The first setting that makes browsers require `Secure`, as the message names it; undefined for none. */
+function secureRequirement (settings: StorageSettings): string | undefined {
+  if (settings.sameSite === 'None') return "sameSite: 'None'"
+  if (settings.partitioned) return 'partitioned: true'
+  if (settings.cookieName.startsWith('__Secure-') || settings.cookieName.startsWith('__Host-')) {
+    return `the cookie name prefix of ${JSON.stringify(settings.cookieName)}`
+  }
+  return undefined
+}
+
+/** Record keys are `${cookieName}_${id}`: the name must leave room for a default id. */
+function checkRoomForIds (cookieName: string, storageName: string): void {
+  if (cookieName.length + 1 + DEFAULT_ID_LENGTH > MAX_RECORD_KEY_BYTES) {
+    throw new SessionConfigError(`cookieName is too long for ${storageName}: record keys (cookieName_id) must fit in ` +
+      `${MAX_RECORD_KEY_BYTES} bytes with ${DEFAULT_ID_LENGTH}-character ids; got a ${cookieName.length}-character name`)
+  }
+}
