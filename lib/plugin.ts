@@ -5,7 +5,7 @@ import { isSession } from './session.js'
 import type { Session } from './session.js'
 import { isStorage } from './storage/abstract-storage.js'
 import type { AbstractStorage } from './storage/abstract-storage.js'
-import { kChanged, kLoadsNothingWithoutCookie, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
+import { kChanged, kKeepsSessionInCookie, kLoadsNothingWithoutCookie, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,6 +20,15 @@ declare module 'fastify' {
      * the response is saved.
      */
     newSession (): Session
+    /**
+     * Saves the session now, where the reply cannot (a `@fastify/websocket` route, a
+     * hijacked reply) or before it goes out. Redis and Memcached write the record now
+     * (no reply needed, as long as the session keeps the id its cookie holds); cookie
+     * storages need the reply: they throw a `SessionNotAvailableError` where there is
+     * none, and otherwise leave the cookie to the reply, as usual. Does nothing for an
+     * unchanged session; changes made afterwards can be saved by calling it again.
+     */
+    saveSession (): Promise<void>
   }
   interface FastifyContextConfig {
     /** `false` opts the route out: no cookie parsing, no storage I/O, no Set-Cookie. */
@@ -33,12 +42,19 @@ const kLoadSession: unique symbol = Symbol.for('fastify-sessions.request.load')
 /** On a request: true after an unexpected error; nothing is saved for it. */
 const kDiscarded: unique symbol = Symbol.for('fastify-sessions.request.discarded')
 
+/** On a request: its reply, which request.saveSession() needs to know whether a cookie can still go out. */
+const kReply: unique symbol = Symbol.for('fastify-sessions.request.reply')
+
 /** The request as the plugin sees it, with its internal slot. */
 interface SessionRequest extends FastifyRequest {
   [kSession]: Session | null
   [kLoadSession]: () => Promise<Session>
   [kDiscarded]: boolean
+  [kReply]: FastifyReply | null
 }
+
+/** Each request's latest request.saveSession(), which the next one waits for. */
+const pendingSaves = new WeakMap<FastifyRequest, Promise<void>>()
 
 type OnSendDone = (error?: Error | null, payload?: unknown) => void
 
@@ -64,6 +80,16 @@ function routeName (request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? request.url}`
 }
 
+/**
+ * The request's reply while it can still carry a Set-Cookie; undefined on a websocket
+ * route (@fastify/websocket hijacks the reply before calling the handler), after
+ * `reply.hijack()`, and once the reply or its headers have gone out.
+ */
+function replyOf (request: FastifyRequest): FastifyReply | undefined {
+  const reply = internal(request)[kReply]
+  return reply === null || reply.sent || reply.raw.headersSent ? undefined : reply
+}
+
 // Async, so that a bad registration rejects `register()` (avvio does not catch a throw
 // from a callback-style plugin: it would crash the process).
 async function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage): Promise<void> {
@@ -80,6 +106,9 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   // Server-side storages have nothing to read for a request without their cookie: such
   // requests skip the load hook's work, and get a new session when (if) they use it.
   const loadsNothingWithoutCookie = storage[kLoadsNothingWithoutCookie]
+  // Cookie storages save nothing but the cookie: request.saveSession() leaves it to the
+  // reply, and explains itself where there is no reply.
+  const keepsSessionInCookie = storage[kKeepsSessionInCookie]
 
   /** A request that has no stored session to read: nothing to load before it is used. */
   function isCookielessStoreRequest (request: FastifyRequest): boolean {
@@ -140,11 +169,53 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     return session
   }
 
+  /**
+   * request.saveSession(). Calls on one request run one after another (a websocket may
+   * call it for every message), each saving what changed before it started.
+   */
+  async function saveSession (this: FastifyRequest): Promise<void> {
+    checkAvailable(this)
+    if (keepsSessionInCookie) {
+      if (replyOf(this) === undefined) {
+        throw new SessionNotAvailableError(`request.saveSession() on ${routeName(this)}: ${storage.constructor.name} ` +
+          'keeps the session in the cookie, and there is no reply here to carry one (a websocket route, or a reply that was hijacked ' +
+          'or has been sent), so changes made here cannot be saved. Change the session in an HTTP route, or use a server-side ' +
+          'storage (RedisStorage, MemcachedStorage), which saves without a reply.')
+      }
+      // The cookie goes out with the reply, in onSend, with whatever changes come later.
+      return
+    }
+    const previous = pendingSaves.get(this)
+    const saving = previous === undefined ? saveNow(this) : previous.then(() => saveNow(this), () => saveNow(this))
+    pendingSaves.set(this, saving)
+    await saving
+  }
+
+  async function saveNow (request: FastifyRequest): Promise<void> {
+    const session = internal(request)[kSession]
+    if (session === null || !session[kChanged]) return
+    // Cleared first, so that changes made while the store works mark it again.
+    session[kChanged] = false
+    try {
+      await storage.saveSession(request, replyOf(request), session)
+    } catch (error) {
+      session[kChanged] = true
+      throw error
+    }
+  }
+
+  /** Keeps the reply for request.saveSession(): cookie storages have no other onRequest hook to do it. */
+  function rememberReply (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    internal(request)[kReply] = reply
+    next()
+  }
+
   // The hooks below take callbacks on purpose; do not turn them into async functions. An
   // async hook costs a promise and its microtask turns on every request, even when there
   // is nothing to wait for (no cookie, an unchanged session, a cookie storage), and these
   // hooks run on every request: only a storage that really returns a promise pays for one.
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    internal(request)[kReply] = reply
     if (internal(request)[kSession] !== null || isCookielessStoreRequest(request) || isOptedOut(request)) {
       next()
       return
@@ -213,14 +284,16 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
 
   fastify.decorateRequest(kSession, null)
   fastify.decorateRequest(kDiscarded, false)
+  fastify.decorateRequest(kReply, null)
   fastify.decorateRequest('session', {
     getter (this: FastifyRequest): Session {
       return internal(this)[kSession] ?? loadOnFirstUse(this)
     }
   })
   fastify.decorateRequest('newSession', newSession)
+  fastify.decorateRequest('saveSession', saveSession)
   fastify.decorateRequest(kLoadSession, loadSession)
-  if (!loadsOnFirstUse) fastify.addHook('onRequest', loadOnRequest)
+  fastify.addHook('onRequest', loadsOnFirstUse ? rememberReply : loadOnRequest)
   fastify.addHook('onSend', saveOnSend)
   fastify.addHook('onError', discardOnError)
   fastify.addHook('onRoute', checkRouteConfig)
@@ -248,4 +321,9 @@ export async function getSession (request: FastifyRequest): Promise<Session> {
 /** A new session for the request, replacing the current one (aiohttp `new_session`). */
 export async function newSession (request: FastifyRequest): Promise<Session> {
   return pluginOf(request).newSession()
+}
+
+/** Saves the request's session now: `request.saveSession()` (see there). */
+export async function saveSession (request: FastifyRequest): Promise<void> {
+  return pluginOf(request).saveSession()
 }

@@ -1,7 +1,7 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { readMaxAge } from './storage/options.js'
-import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { kChanged, kSavedAs, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
 
@@ -83,6 +83,14 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Identities given up by `invalidate()`/`regenerate()`/`newSession()`, to delete on save. Internal. */
   get [kStaleIdentities] (): string[] {
     return this.#staleIdentities
+  }
+
+  /**
+   * Records the id a storage has just saved this session under, so that a later save
+   * in the same request writes the same record. Internal.
+   */
+  [kSavedAs] (identity: string): void {
+    this.#identity = identity
   }
 
   get [kSessionBrand] (): true {

@@ -12,6 +12,9 @@ export const kChanged: unique symbol = Symbol.for('fastify-sessions.changed')
 /** On a Session: identities whose server-side records must be deleted when it is saved. */
 export const kStaleIdentities: unique symbol = Symbol.for('fastify-sessions.staleIdentities')
 
+/** On a Session: records the id a storage has just saved a new session under. */
+export const kSavedAs: unique symbol = Symbol.for('fastify-sessions.savedAs')
+
 /** On a request: the loaded Session, or null until it is needed. */
 export const kSession: unique symbol = Symbol.for('fastify-sessions.request.session')
 
@@ -20,6 +23,9 @@ export const kLoadsSynchronously: unique symbol = Symbol.for('fastify-sessions.l
 
 /** On a storage: true when a request without the session cookie has no stored session (no I/O). */
 export const kLoadsNothingWithoutCookie: unique symbol = Symbol.for('fastify-sessions.loadsNothingWithoutCookie')
+
+/** On a storage: true when the whole session is in the cookie, so saving it needs a reply. */
+export const kKeepsSessionInCookie: unique symbol = Symbol.for('fastify-sessions.keepsSessionInCookie')
 
 /** Brands that identify storages and sessions (where `instanceof` would miss the other build). */
 export const kStorageBrand: unique symbol = Symbol.for('fastify-sessions.brand.storage')

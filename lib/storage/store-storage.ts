@@ -1,14 +1,15 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
+import { SessionIdentityError, SessionNotAvailableError, SessionStorageError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
+import type { SessionLogger } from './abstract-storage.js'
 import { UNKNOWN_ID } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kLoadsNothingWithoutCookie } from '../symbols.js'
+import { kLoadsNothingWithoutCookie, kSavedAs } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -70,35 +71,45 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   loadSession (request: FastifyRequest): Session | Promise<Session> {
-    const id = this.loadCookie(request)
+    return this.#load(this.loadCookie(request), request.log)
+  }
+
+  protected override loadFromCookieHeader (cookieHeader: string | undefined, log: SessionLogger): Session | Promise<Session> {
+    return this.#load(this.cookieInHeader(cookieHeader), log)
+  }
+
+  /** The session the cookie value `id` names, for a request and for a bare Cookie header alike. */
+  #load (id: string | undefined, log: SessionLogger): Session | Promise<Session> {
     // No cookie: no I/O and no promise, so cookieless requests stay cheap.
     if (id === undefined) return this.newSession()
     const invalid = this.#checkId(id)
-    if (invalid !== undefined) return this.rejectSession(request, `the cookie is not a valid session id (${invalid})`)
-    return this.#loadRecord(request, id)
+    if (invalid !== undefined) return this.newSessionInstead(log, `the cookie is not a valid session id (${invalid})`)
+    return this.#loadRecord(log, id)
   }
 
-  async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
+  async #loadRecord (log: SessionLogger, id: string): Promise<Session> {
     const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
     const record = recordText(stored)
-    if (typeof record === 'string') return this.rejectSession(request, record)
+    if (typeof record === 'string') return this.newSessionInstead(log, record)
     const session = this.decodeSession(record.text, id)
-    return typeof session === 'string' ? this.rejectSession(request, session) : session
+    return typeof session === 'string' ? this.newSessionInstead(log, session) : session
   }
 
   /**
    * Writes the session, deleting the records of the identities it gave up (newSession,
    * regenerate, invalidate: the session-fixation guard), and sets or clears the cookie
    * only once the store has confirmed, so a failed write never leaves the client
-   * holding an id that points nowhere.
+   * holding an id that points nowhere. Without a reply (`request.saveSession()` on a
+   * websocket route) it writes the record and sets no cookie.
    */
-  async saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): Promise<void> {
+  async saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    if (reply === undefined) this.#checkSavableWithoutReply(request, session)
     if (session.empty) {
       // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
       // forever without maxAge). A new session never had a record of its own.
       const doomed = session.identity !== null && !session.isNew ? [session.identity] : []
       await this.#deleteRecords(this.#staleIds(session, doomed, null))
-      if (this.loadCookie(request) !== undefined) this.deleteCookie(reply)
+      if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
       return
     }
     const id = session.identity ?? this.#newId()
@@ -114,7 +125,23 @@ export abstract class StoreStorage extends AbstractStorage {
       this.writeRecord(this.recordKey(id), text, session.maxAge),
       ...stale.map((staleId) => this.deleteRecord(this.recordKey(staleId)))
     ]))
-    this.saveCookie(reply, id, session.maxAge)
+    // A second save in the same request (request.saveSession(), then onSend) must
+    // write this record again, not mint another id and leave this one behind.
+    if (session.identity === null) session[kSavedAs](id)
+    if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
+  }
+
+  /**
+   * Without a reply the client keeps the cookie it has, so only the session that cookie
+   * names can be saved (or ended): a session that needs a new id would be written
+   * where its client can never find it.
+   */
+  #checkSavableWithoutReply (request: FastifyRequest, session: Session): void {
+    if (session.empty || session.identity === this.loadCookie(request)) return
+    throw new SessionNotAvailableError(`${this.constructor.name} cannot save this session without a reply: it needs a new id ` +
+      '(a new session, newSession(), regenerate(), or data set after invalidate()), which only a Set-Cookie can give the client, ' +
+      'and no reply can carry one here (a websocket route, a hijacked or sent reply). Log in and out over HTTP; ' +
+      'a websocket can change and save the session its cookie names.')
   }
 
   async #deleteRecords (ids: readonly string[]): Promise<void> {
