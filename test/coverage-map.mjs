@@ -1,7 +1,8 @@
 // Tests that run our code in child processes through tsx (the CLI, the README's
-// two-service example) would add coverage of differently transpiled code under the
-// same file names, which garbles the merged report. Their code paths are covered in
-// process by the other tests; these two only check that the programs run.
+// two-service example, the websocket example) would add coverage of differently
+// transpiled code under the same file names, which garbles the merged report. Their
+// code paths are covered in process by the other tests; these only check that the
+// programs run.
 export default function coverageMap (testFile) {
-  return /(keygen-cli|interop\/example)\.test\.ts$/.test(testFile) ? null : []
+  return /(keygen-cli|interop\/example|websocket-example)\.test\.ts$/.test(testFile) ? null : []
 }
