@@ -101,7 +101,8 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     throw new SessionConfigError('the plugin is already registered here; register it once, with one storage')
   }
   // Cookie storages load synchronously and without I/O: they wait for the first use
-  // of request.session, so requests that never touch it pay nothing.
+  // of request.session, so requests that never touch it decrypt nothing. (Their only
+  // onRequest hook keeps the reply for request.saveSession(); bench/README.md sizes it.)
   const loadsOnFirstUse = storage[kLoadsSynchronously]
   // Server-side storages have nothing to read for a request without their cookie: such
   // requests skip the load hook's work, and get a new session when (if) they use it.
