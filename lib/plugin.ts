@@ -27,6 +27,7 @@ declare module 'fastify' {
      * storages need the reply: they throw a `SessionNotAvailableError` where there is
      * none, and otherwise leave the cookie to the reply, as usual. Does nothing for an
      * unchanged session; changes made afterwards can be saved by calling it again.
+     * Calls on one request run one after another, and the reply waits for them.
      */
     saveSession (): Promise<void>
   }
@@ -45,16 +46,17 @@ const kDiscarded: unique symbol = Symbol.for('fastify-sessions.request.discarded
 /** On a request: its reply, which request.saveSession() needs to know whether a cookie can still go out. */
 const kReply: unique symbol = Symbol.for('fastify-sessions.request.reply')
 
+/** On a request: its latest request.saveSession(), which the next one (and onSend) waits for; null for none. */
+const kPendingSave: unique symbol = Symbol.for('fastify-sessions.request.pendingSave')
+
 /** The request as the plugin sees it, with its internal slot. */
 interface SessionRequest extends FastifyRequest {
   [kSession]: Session | null
   [kLoadSession]: () => Promise<Session>
   [kDiscarded]: boolean
   [kReply]: FastifyReply | null
+  [kPendingSave]: Promise<void> | null
 }
-
-/** Each request's latest request.saveSession(), which the next one waits for. */
-const pendingSaves = new WeakMap<FastifyRequest, Promise<void>>()
 
 type OnSendDone = (error?: Error | null, payload?: unknown) => void
 
@@ -186,9 +188,9 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
       // The cookie goes out with the reply, in onSend, with whatever changes come later.
       return
     }
-    const previous = pendingSaves.get(this)
-    const saving = previous === undefined ? saveNow(this) : previous.then(() => saveNow(this), () => saveNow(this))
-    pendingSaves.set(this, saving)
+    const previous = internal(this)[kPendingSave]
+    const saving = previous === null ? saveNow(this) : previous.then(() => saveNow(this), () => saveNow(this))
+    internal(this)[kPendingSave] = saving
     await saving
   }
 
@@ -246,6 +248,15 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   }
 
   function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: OnSendDone): void {
+    const pending = internal(request)[kPendingSave]
+    if (pending !== null) {
+      // A request.saveSession() the handler did not wait for: the reply waits for it (the
+      // cookie it sets must go out with the reply), then saves what changed since.
+      internal(request)[kPendingSave] = null
+      const resume = (): void => { saveOnSend(request, reply, payload, next) }
+      pending.then(resume, resume)
+      return
+    }
     const session = internal(request)[kSession]
     if (session === null || !session[kChanged] || internal(request)[kDiscarded]) {
       next(null, payload)
@@ -286,6 +297,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   fastify.decorateRequest(kSession, null)
   fastify.decorateRequest(kDiscarded, false)
   fastify.decorateRequest(kReply, null)
+  fastify.decorateRequest(kPendingSave, null)
   fastify.decorateRequest('session', {
     getter (this: FastifyRequest): Session {
       return internal(this)[kSession] ?? loadOnFirstUse(this)

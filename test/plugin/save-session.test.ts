@@ -231,3 +231,35 @@ t.test('a failed save leaves the session changed, to be saved again', async (t) 
   t.equal(storage.started, saves + 2, 'the change the failed save left was saved in onSend')
   t.match(JSON.parse(storage.records.get(/=(id\d+)$/.exec(cookiePair(response) ?? '')?.[1] as string) as string), { session: { b: 2 } })
 })
+
+t.test('a save the handler did not wait for: the reply waits for it, then saves what changed since', async (t) => {
+  const storage = new HeldStorage()
+  const { app } = await buildApp(t, storage, (app) => {
+    app.get('/not-awaited', async (request) => {
+      request.newSession().set('a', 1)
+      request.saveSession().catch(() => {})
+      return 'ok'
+    })
+    app.get('/not-awaited-then-changed', async (request) => {
+      request.newSession().set('a', 1)
+      request.saveSession().catch(() => {})
+      request.session.set('b', 2)
+      return 'ok'
+    })
+  })
+  const answer = app.inject('/not-awaited')
+  await storage.untilStarted(1)
+  storage.release()
+  const response = await answer
+  t.equal(cookiePair(response), 'AIOHTTP_SESSION=id1', 'the cookie that save set went out with the reply')
+  t.equal(storage.started, 1)
+
+  const changed = app.inject('/not-awaited-then-changed')
+  await storage.untilStarted(2)
+  storage.release()
+  await storage.untilStarted(3)
+  storage.release()
+  const both = await changed
+  t.same(setCookies(both).map((header) => parseSetCookie(header).pair), ['AIOHTTP_SESSION=id2', 'AIOHTTP_SESSION=id2'])
+  t.match(JSON.parse(storage.records.get('id2') as string), { session: { a: 1, b: 2 } }, 'onSend saved the later change')
+})
