@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Compare-and-set of one Redis record, in one round trip, on a single server and on a
+ * Cluster alike.
+ *
+ * Why a script: ioredis multiplexes every caller over one connection, so `WATCH` would
+ * be released by another request's `EXEC`, and Cluster does not support it at all. A Lua
+ * script that touches only the key it is given runs atomically on whichever node owns
+ * that key. The script compares bytes and nothing else: the merge happens in TypeScript,
+ * because Lua's cjson would rewrite the JSON (14-digit numbers, `[]` turned into `{}`).
+ *
+ * On a mismatch the script returns what the record holds now, so a retry needs no
+ * extra read.
+ */
+const SCRIPT = `local current = redis.call('GET', KEYS[1])
+if not current then return {0} end
+if current ~= ARGV[1] then return {0, current} end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return {1}`
+
+const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex')
+
+/** What the compare-and-set found: done, the record changed meanwhile (here is what it holds now), or gone. */
+export type CompareAndSetOutcome =
+  | { readonly outcome: 'stored' }
+  | { readonly outcome: 'changed', readonly current: Buffer }
+  | { readonly outcome: 'missing' }
+
+/** The part of an ioredis client (`Redis` or `Cluster`) this module needs. */
+export interface ScriptClient {
+  callBuffer (command: string, ...args: Array<string | Buffer | number>): Promise<unknown>
+}
+
+/**
+ * Replaces the record under `key` by `value` (deletes it when `value` is null) only if it
+ * still holds exactly `expected`; `ttl` in seconds, none when undefined.
+ *
+ * Runs the script by its hash; when the server does not know it (never loaded, `SCRIPT
+ * FLUSH`, or evicted, which Redis ≥ 7.4 may do to scripts loaded by `EVAL`) it is sent in
+ * full once. Nothing is registered on the client: it belongs to the application.
+ */
+export async function compareAndSet (client: ScriptClient, key: string, expected: Buffer, value: string | null,
+  ttl: number | undefined): Promise<CompareAndSetOutcome> {
+  const args = [1, key, expected, value ?? '', ttl === undefined ? '' : ttl]
+  let reply: unknown
+  try {
+    reply = await client.callBuffer('EVALSHA', SCRIPT_SHA, ...args)
+  } catch (error) {
+    if (!isNoScript(error)) throw error
+    reply = await client.callBuffer('EVAL', SCRIPT, ...args)
+  }
+  return readReply(reply)
+}
+
+function isNoScript (error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT')
+}
+
+function readReply (reply: unknown): CompareAndSetOutcome {
+  if (Array.isArray(reply)) {
+    const [status, current] = reply as unknown[]
+    if (status === 1) return { outcome: 'stored' }
+    if (status === 0 && current === undefined) return { outcome: 'missing' }
+    if (status === 0 && Buffer.isBuffer(current)) return { outcome: 'changed', current }
+  }
+  throw new Error('unexpected reply from the session compare-and-set script')
+}
