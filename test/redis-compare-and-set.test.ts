@@ -5,13 +5,16 @@
  */
 import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
-import { compareAndSet } from '../lib/storage/redis-compare-and-set.js'
+import { CompareAndSetScript } from '../lib/storage/redis-compare-and-set.js'
 import type { ScriptClient } from '../lib/storage/redis-compare-and-set.js'
 import { startRedis, startRedisCluster } from './helpers/servers.js'
 
 const server = await startRedis(t)
 const redis = new Redis({ host: '127.0.0.1', port: server.port })
 t.teardown(() => { redis.disconnect() })
+const script = new CompareAndSetScript(redis)
+const compareAndSet = async (client: ScriptClient, key: string, expected: Buffer, value: string | null, ttl: number | undefined) =>
+  await (client === redis ? script : new CompareAndSetScript(client)).run(key, expected, value, ttl)
 
 /** A Python-written record: numbers JSON.parse would round, a float repr, spaces. */
 const PYTHON_RECORD = '{"created": 1700000000, "session": {"id": 18446744073709551616, "f": 1.0, "g": 1e+20}}'
@@ -56,24 +59,38 @@ t.test('bytes that are not UTF-8 compare as bytes', async (t) => {
   t.same(await compareAndSet(redis, 'cas:d', binary, 'x', undefined), { outcome: 'stored' })
 })
 
-t.test('a flushed script cache costs one EVAL, then EVALSHA again', async (t) => {
+t.test('the first run sends the script, later ones its hash; a flushed cache costs one EVAL more', async (t) => {
+  const fresh = new CompareAndSetScript(redis)
   await redis.set('cas:e', 'v')
   await redis.script('FLUSH')
-  const before = await scriptCalls(redis)
-  t.same(await compareAndSet(redis, 'cas:e', Buffer.from('v'), 'w', undefined), { outcome: 'stored' })
-  t.same(await compareAndSet(redis, 'cas:e', Buffer.from('w'), 'x', undefined), { outcome: 'stored' })
-  const after = await scriptCalls(redis)
-  t.same({ eval: after.eval - before.eval, evalsha: after.evalsha - before.evalsha }, { eval: 1, evalsha: 2 },
-    'one EVALSHA refused (NOSCRIPT), one EVAL, then EVALSHA succeeds')
-  t.equal(await redis.get('cas:e'), 'x')
+  const calls = await scriptCalls(redis)
+  t.same(await fresh.run('cas:e', Buffer.from('v'), 'w', undefined), { outcome: 'stored' })
+  t.same(await fresh.run('cas:e', Buffer.from('w'), 'x', undefined), { outcome: 'stored' })
+  t.same(await scriptCallsSince(redis, calls), { eval: 1, evalsha: 1 }, 'EVAL first, then EVALSHA')
+  await redis.script('FLUSH')
+  const flushed = await scriptCalls(redis)
+  t.same(await fresh.run('cas:e', Buffer.from('x'), 'y', undefined), { outcome: 'stored' })
+  t.same(await fresh.run('cas:e', Buffer.from('y'), 'z', undefined), { outcome: 'stored' })
+  t.same(await scriptCallsSince(redis, flushed), { eval: 1, evalsha: 2 }, 'one EVALSHA refused (NOSCRIPT), one EVAL, then EVALSHA succeeds')
+  t.equal(await redis.get('cas:e'), 'z')
 })
 
 t.test('errors other than NOSCRIPT are not retried', async (t) => {
   await redis.set('cas:f', 'v')
   await t.rejects(compareAndSet(redis, 'cas:f', Buffer.from('v'), 'w', 0), /invalid expire time/)
   t.equal(await redis.get('cas:f'), 'v', 'nothing written')
-  const failing: ScriptClient = { callBuffer: async () => { throw new Error('READONLY You can\'t write against a read only replica.') } }
-  await t.rejects(compareAndSet(failing, 'k', Buffer.from('v'), 'w', undefined), /READONLY/)
+  // A replica that refuses writes: EVAL (the first run) goes through, then EVALSHA fails.
+  const sent: string[] = []
+  const readOnlyLater = new CompareAndSetScript({
+    callBuffer: async (command, ...args) => {
+      sent.push(command)
+      if (command === 'EVALSHA') throw new Error('READONLY You can\'t write against a read only replica.')
+      return await redis.callBuffer(command, ...args)
+    }
+  })
+  t.same(await readOnlyLater.run('cas:f', Buffer.from('v'), 'w', undefined), { outcome: 'stored' })
+  await t.rejects(readOnlyLater.run('cas:f', Buffer.from('w'), 'x', undefined), /READONLY/)
+  t.same(sent, ['EVAL', 'EVALSHA'], 'the EVALSHA refused for another reason is not followed by an EVAL')
 })
 
 t.test('a reply the script never gives is refused', async (t) => {
@@ -104,6 +121,11 @@ t.test('on a Cluster, the script runs on the node that owns each key', async (t)
   }
   t.ok(owners.size > 1, 'the keys live on more than one node')
 })
+
+async function scriptCallsSince (client: Redis, before: { eval: number, evalsha: number }): Promise<{ eval: number, evalsha: number }> {
+  const after = await scriptCalls(client)
+  return { eval: after.eval - before.eval, evalsha: after.evalsha - before.evalsha }
+}
 
 async function scriptCalls (client: Redis): Promise<{ eval: number, evalsha: number }> {
   const stats = await client.info('commandstats')

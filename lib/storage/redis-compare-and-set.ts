@@ -39,24 +39,39 @@ export interface ScriptClient {
 }
 
 /**
- * Replaces the record under `key` by `value` (deletes it when `value` is null) only if it
- * still holds exactly `expected`; `ttl` in seconds, none when undefined.
- *
- * Runs the script by its hash; when the server does not know it (never loaded, `SCRIPT
- * FLUSH`, or evicted, which Redis ≥ 7.4 may do to scripts loaded by `EVAL`) it is sent in
- * full once. Nothing is registered on the client: it belongs to the application.
+ * The compare-and-set script, for one client. Runs it by its hash once the server has
+ * it: the first call sends it in full (`EVAL`, which also makes the server cache it), so
+ * even the first save is one command. When the server no longer knows it (`SCRIPT
+ * FLUSH`, a restart, another Cluster node, or eviction, which Redis ≥ 7.4 may do to
+ * scripts loaded by `EVAL`), `EVALSHA` fails with NOSCRIPT and the script is sent in full
+ * again. Nothing is registered on the client: it belongs to the application.
  */
-export async function compareAndSet (client: ScriptClient, key: string, expected: Buffer, value: string | null,
-  ttl: number | undefined): Promise<CompareAndSetOutcome> {
-  const args = [1, key, expected, value ?? '', ttl === undefined ? '' : ttl]
-  let reply: unknown
-  try {
-    reply = await client.callBuffer('EVALSHA', SCRIPT_SHA, ...args)
-  } catch (error) {
-    if (!isNoScript(error)) throw error
-    reply = await client.callBuffer('EVAL', SCRIPT, ...args)
+export class CompareAndSetScript {
+  readonly #client: ScriptClient
+  /** True once the server took the script: from then on, send its hash only. */
+  #cached = false
+
+  constructor (client: ScriptClient) {
+    this.#client = client
   }
-  return readReply(reply)
+
+  /**
+   * Replaces the record under `key` by `value` (deletes it when `value` is null) only if
+   * it still holds exactly `expected`; `ttl` in seconds, none when undefined.
+   */
+  async run (key: string, expected: Buffer, value: string | null, ttl: number | undefined): Promise<CompareAndSetOutcome> {
+    const args = [1, key, expected, value ?? '', ttl === undefined ? '' : ttl]
+    if (this.#cached) {
+      try {
+        return readReply(await this.#client.callBuffer('EVALSHA', SCRIPT_SHA, ...args))
+      } catch (error) {
+        if (!isNoScript(error)) throw error
+      }
+    }
+    const reply = await this.#client.callBuffer('EVAL', SCRIPT, ...args)
+    this.#cached = true
+    return readReply(reply)
+  }
 }
 
 function isNoScript (error: unknown): boolean {

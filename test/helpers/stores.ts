@@ -1,7 +1,8 @@
 /**
  * The two real stores behind the server-side storages, each with a storage factory,
- * raw access to its records that bypasses the storage, and the I/O its server has
- * answered, counted by the server itself (Redis `INFO commandstats`, memcached `stats`).
+ * raw access to its records that bypasses the storage, and the commands the storages'
+ * client sent, counted on the wire by a proxy between it and the server (the server's
+ * own counters would also count the commands a Redis script runs inside).
  */
 import type { LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
@@ -10,14 +11,28 @@ import type { StoreStorage, StoreStorageOptions } from '../../lib/storage/store-
 import { MemcachedStorage } from '../../storages/memcached.js'
 import { RedisStorage } from '../../storages/redis.js'
 import { SESSION_COOKIE, cookieValue } from './cookies.js'
-import { memcachedStats, startMemcached, startRedis } from './servers.js'
+import { FaultProxy } from './fault-proxy.js'
+import { startMemcached, startRedis } from './servers.js'
 import type { Teardown } from './teardown.js'
 
-/** How many reads, writes and deletes a server has answered. */
+/** How many reads, writes and deletes the storages' client sent. */
 export interface IoCounts {
   reads: number
   writes: number
   deletes: number
+}
+
+/** Which commands are reads, writes and deletes (a compare-and-set script is one write, whatever it runs). */
+const COMMAND_KINDS: Readonly<Record<keyof IoCounts, readonly string[]>> = {
+  reads: ['GET', 'GETK'],
+  writes: ['SET', 'EVALSHA', 'EVAL', 'ADD', 'REPLACE'],
+  deletes: ['DEL', 'DELETE']
+}
+
+function countsOf (proxy: FaultProxy): IoCounts {
+  const commands = proxy.commands()
+  const total = (names: readonly string[]): number => names.reduce((sum, name) => sum + (commands[name] ?? 0), 0)
+  return { reads: total(COMMAND_KINDS.reads), writes: total(COMMAND_KINDS.writes), deletes: total(COMMAND_KINDS.deletes) }
 }
 
 /** One store under test. */
@@ -26,7 +41,7 @@ export interface StoreBackend {
   storage (options?: StoreStorageOptions): StoreStorage
   rawGet (key: string): Promise<Buffer | null>
   rawSet (key: string, value: string | Buffer): Promise<void>
-  /** What the server has answered so far. */
+  /** What the storages' client has sent so far. */
   io (): Promise<IoCounts>
 }
 
@@ -35,7 +50,8 @@ const quiet = { log () {} }
 /** A redis-server of its own, a client for the storages and one for raw access. */
 export async function redisBackend (t: Teardown): Promise<StoreBackend> {
   const server = await startRedis(t)
-  const client = new Redis({ host: '127.0.0.1', port: server.port })
+  const counter = await FaultProxy.start(t, server.port)
+  const client = new Redis({ host: '127.0.0.1', port: counter.port })
   const admin = new Redis({ host: '127.0.0.1', port: server.port })
   t.teardown(() => { client.disconnect(); admin.disconnect() })
   return {
@@ -43,19 +59,15 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
-    async io () {
-      const stats = await admin.info('commandstats')
-      const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
-      // rawGet's own GETs count too: measure around requests only (ioDuring).
-      return { reads: calls('get'), writes: calls('set'), deletes: calls('del') }
-    }
+    io: async () => countsOf(counter)
   }
 }
 
 /** A memcached of its own, a client for the storages and one for raw access. */
 export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
   const server = await startMemcached(t)
-  const client = memjs.Client.create(server.address)
+  const counter = await FaultProxy.start(t, server.port)
+  const client = memjs.Client.create(counter.address)
   const admin = memjs.Client.create(server.address, { logger: quiet })
   t.teardown(() => { client.close(); admin.close() })
   return {
@@ -63,10 +75,7 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
-    async io () {
-      const stats = await memcachedStats(server.port)
-      return { reads: stats['cmd_get'] ?? 0, writes: stats['cmd_set'] ?? 0, deletes: (stats['delete_hits'] ?? 0) + (stats['delete_misses'] ?? 0) }
-    }
+    io: async () => countsOf(counter)
   }
 }
 
