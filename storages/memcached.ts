@@ -63,11 +63,8 @@ export class MemcachedStorage extends StoreStorage {
     return await this.#memcached.add(key, value, memcachedExptime(maxAge, nowSeconds())) === 'stored'
   }
 
-  protected async replaceRecord (key: string, value: string | null, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
-    const cas = expected.version as MemcachedCas
-    const outcome = value === null
-      ? await this.#memcached.compareAndDelete(key, cas)
-      : await this.#memcached.compareAndSet(key, value, memcachedExptime(maxAge, nowSeconds()), cas)
+  protected async replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
+    const outcome = await this.#memcached.compareAndSet(key, value, memcachedExptime(maxAge, nowSeconds()), expected.version as MemcachedCas)
     // Memcached does not say what the record holds after a mismatch: the save reads it again.
     if (outcome === 'changed' || outcome === 'missing') return { outcome }
     return { outcome: 'stored' }

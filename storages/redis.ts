@@ -61,9 +61,9 @@ export class RedisStorage extends StoreStorage {
     return reply === 'OK'
   }
 
-  protected async replaceRecord (key: string, value: string | null, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
+  protected async replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
     const outcome = await this.#compareAndSet.run(key, expected.version as Buffer, value, maxAge)
-    if (outcome.outcome === 'stored') return { outcome: 'stored', version: value === null ? undefined : Buffer.from(value) }
+    if (outcome.outcome === 'stored') return { outcome: 'stored', version: Buffer.from(value) }
     if (outcome.outcome === 'missing') return outcome
     return { outcome: 'changed', current: { value: outcome.current, version: outcome.current } }
   }

@@ -16,9 +16,7 @@ import { createHash } from 'node:crypto'
 const SCRIPT = `local current = redis.call('GET', KEYS[1])
 if not current then return {0} end
 if current ~= ARGV[1] then return {0, current} end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[3] == '' then
+if ARGV[3] == '' then
   redis.call('SET', KEYS[1], ARGV[2])
 else
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -56,11 +54,11 @@ export class CompareAndSetScript {
   }
 
   /**
-   * Replaces the record under `key` by `value` (deletes it when `value` is null) only if
-   * it still holds exactly `expected`; `ttl` in seconds, none when undefined.
+   * Replaces the record under `key` by `value` only if it still holds exactly
+   * `expected`; `ttl` in seconds, none when undefined.
    */
-  async run (key: string, expected: Buffer, value: string | null, ttl: number | undefined): Promise<CompareAndSetOutcome> {
-    const args = [1, key, expected, value ?? '', ttl === undefined ? '' : ttl]
+  async run (key: string, expected: Buffer, value: string, ttl: number | undefined): Promise<CompareAndSetOutcome> {
+    const args = [1, key, expected, value, ttl === undefined ? '' : ttl]
     if (this.#cached) {
       try {
         return readReply(await this.#client.callBuffer('EVALSHA', SCRIPT_SHA, ...args))

@@ -88,10 +88,10 @@ export abstract class StoreStorage extends AbstractStorage {
   protected abstract createRecord (key: string, value: string, maxAge: number | undefined): Promise<boolean>
 
   /**
-   * Replaces the record under `key` by `value` (deletes it when `value` is null), expiring
-   * after `maxAge` seconds (never when undefined), only if it is still at `expected`'s version.
+   * Replaces the record under `key` by `value`, expiring after `maxAge` seconds (never when
+   * undefined), only if it is still at `expected`'s version.
    */
-  protected abstract replaceRecord (key: string, value: string | null, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome>
+  protected abstract replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome>
 
   /** Deletes the record under `key`, whatever it holds; a missing record is not an error. */
   protected abstract deleteRecord (key: string): Promise<unknown>
@@ -162,8 +162,10 @@ export abstract class StoreStorage extends AbstractStorage {
         this.#dropSave(request, theirs)
         return
       }
-      const record = this.sessionRecord(session, theirs)
-      const text = record.members.size === 0 ? null : this.encodeRecord(record, session)
+      // A session emptied by delete()/clear() is a change like any other: its record stays
+      // (empty), so a concurrent request's change to another key still lands. Only
+      // invalidate(), newSession() and regenerate() end a record.
+      const text = this.encodeRecord(this.sessionRecord(session, theirs), session)
       const expected: StoredRecord = state as StoredRecord
       const outcome = await this.#bounded('write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
       if (outcome.outcome === 'missing') {
@@ -171,13 +173,8 @@ export abstract class StoreStorage extends AbstractStorage {
         return
       }
       if (outcome.outcome === 'stored') {
-        if (text === null) {
-          if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
-          session[kSaved](null, undefined)
-        } else {
-          if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-          session[kSaved](id, { text, version: outcome.version })
-        }
+        if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
+        session[kSaved](id, { text, version: outcome.version })
         return
       }
       state = outcome.current === undefined ? { value: undefined, version: undefined } : outcome.current

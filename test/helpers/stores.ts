@@ -5,14 +5,14 @@
  * own counters would also count the commands a Redis script runs inside).
  */
 import type { LightMyRequestResponse } from 'fastify'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import memjs from 'memjs'
 import type { StoreStorage, StoreStorageOptions } from '../../lib/storage/store-storage.js'
 import { MemcachedStorage } from '../../storages/memcached.js'
 import { RedisStorage } from '../../storages/redis.js'
 import { SESSION_COOKIE, cookieValue } from './cookies.js'
 import { FaultProxy } from './fault-proxy.js'
-import { startMemcached, startRedis } from './servers.js'
+import { startMemcached, startRedis, startRedisCluster } from './servers.js'
 import type { Teardown } from './teardown.js'
 
 /** How many reads, writes and deletes the storages' client sent. */
@@ -43,6 +43,17 @@ export interface StoreBackend {
   rawSet (key: string, value: string | Buffer): Promise<void>
   /** What the storages' client has sent so far. */
   io (): Promise<IoCounts>
+  /** Makes the servers forget the scripts they cached (Redis `SCRIPT FLUSH`); nothing for Memcached. */
+  flushScripts (): Promise<void>
+  /**
+   * Runs `action` just before each write or delete the storages' client sends reaches the
+   * server (a concurrent writer winning every race); undefined stops it.
+   */
+  beforeWrites (action: (() => Promise<void>) | undefined): void
+}
+
+function interceptWrites (counters: readonly FaultProxy[], action: (() => Promise<void>) | undefined): void {
+  for (const counter of counters) counter.beforeCommands([...COMMAND_KINDS.writes, ...COMMAND_KINDS.deletes], action)
 }
 
 const quiet = { log () {} }
@@ -59,7 +70,31 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
-    io: async () => countsOf(counter)
+    io: async () => countsOf(counter),
+    flushScripts: async () => { await admin.script('FLUSH') },
+    beforeWrites: (action) => { interceptWrites([counter], action) }
+  }
+}
+
+/**
+ * A 3-master Redis Cluster: the storages' `Cluster` client reaches each node through a
+ * counting proxy of its own (ioredis `natMap`), the raw client directly.
+ */
+export async function redisClusterBackend (t: Teardown): Promise<StoreBackend> {
+  const nodes = await startRedisCluster(t)
+  const counters = await Promise.all(nodes.map(async (node) => await FaultProxy.start(t, node.port)))
+  const natMap = Object.fromEntries(nodes.map((node, index) => [node.address, { host: '127.0.0.1', port: counters[index]!.port }]))
+  const client = new Cluster([{ host: '127.0.0.1', port: counters[0]!.port }], { natMap })
+  const admin = new Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }])
+  t.teardown(() => { client.disconnect(); admin.disconnect() })
+  return {
+    name: 'Redis Cluster',
+    storage: (options) => new RedisStorage(client, options),
+    rawGet: (key) => admin.getBuffer(key),
+    rawSet: async (key, value) => { await admin.set(key, value) },
+    io: async () => sumCounts(counters.map(countsOf)),
+    flushScripts: async () => { await Promise.all(admin.nodes('master').map(async (node) => await node.script('FLUSH'))) },
+    beforeWrites: (action) => { interceptWrites(counters, action) }
   }
 }
 
@@ -75,8 +110,36 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
-    io: async () => countsOf(counter)
+    io: async () => countsOf(counter),
+    flushScripts: async () => {},
+    beforeWrites: (action) => { interceptWrites([counter], action) }
   }
+}
+
+/**
+ * Two memcached servers behind one client, which spreads the keys over them; each
+ * reached through a counting proxy, in the same order as the raw client lists them (memjs
+ * picks a server by the key's hash and the server's place in the list).
+ */
+export async function memcachedPairBackend (t: Teardown): Promise<StoreBackend> {
+  const servers = [await startMemcached(t), await startMemcached(t)]
+  const counters = await Promise.all(servers.map(async (server) => await FaultProxy.start(t, server.port)))
+  const client = memjs.Client.create(counters.map((counter) => counter.address).join(','))
+  const admin = memjs.Client.create(servers.map((server) => server.address).join(','), { logger: quiet })
+  t.teardown(() => { client.close(); admin.close() })
+  return {
+    name: 'Memcached (two servers)',
+    storage: (options) => new MemcachedStorage(client, options),
+    rawGet: async (key) => (await admin.get(key)).value,
+    rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    io: async () => sumCounts(counters.map(countsOf)),
+    flushScripts: async () => {},
+    beforeWrites: (action) => { interceptWrites(counters, action) }
+  }
+}
+
+function sumCounts (counts: readonly IoCounts[]): IoCounts {
+  return counts.reduce((sum, next) => ({ reads: sum.reads + next.reads, writes: sum.writes + next.writes, deletes: sum.deletes + next.deletes }))
 }
 
 /** Runs `action` and returns its result with the I/O the server answered meanwhile. */
