@@ -29,11 +29,14 @@ export type ReplaceOutcome =
   | { readonly outcome: 'missing' }
 
 /**
- * How many times a save re-merges after a concurrent write changed the record under it.
- * Each attempt is one command; losing this many races in a row means something rewrites
- * the record continuously, and the request fails (503) rather than spin.
+ * How many times a save tries to write before it gives up (all within `timeout`). A
+ * failed attempt means another save of the session succeeded meanwhile, so when N
+ * requests of one session save at once, each needs at most N attempts: 32 covers what
+ * a browser sends at once (HTTP/1.1 opens 6 connections per host; an HTTP/2 page more).
+ * Losing more races than that in a row means something rewrites the record
+ * continuously, and the request fails (503) rather than spin.
  */
-export const MAX_SAVE_ATTEMPTS = 8
+export const MAX_SAVE_ATTEMPTS = 32
 
 /** How many fresh ids a new session tries when the key factory returns ids that exist. */
 export const MAX_NEW_ID_ATTEMPTS = 3

@@ -80,7 +80,10 @@ export class Holds {
     this.#get(name).release()
   }
 
-  /** `/hold/:name` (POST, body: the operations) and `/read` (the session as stored, its id). */
+  /**
+   * `/hold/:name` (POST, body: the operations), `/read` (the session and its id), `/set`
+   * (sets the body's keys, not held) and `/seed` (a new session holding the body).
+   */
   routes (app: FastifyInstance): void {
     app.post('/hold/:name', async (request) => {
       const { name } = request.params as { name: string }
@@ -92,6 +95,10 @@ export class Holds {
       return { ok: true }
     })
     app.get('/read', async (request) => ({ data: request.session.toJSON(), identity: request.session.identity }))
+    app.post('/set', async (request) => {
+      for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) request.session.set(key, value)
+      return { ok: true }
+    })
     app.post('/seed', async (request) => {
       const session = request.newSession()
       for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) session.set(key, value)
@@ -108,20 +115,26 @@ export async function seed (app: FastifyInstance, data: Readonly<Record<string, 
   return pair
 }
 
+/** The record key of the session a `name=value` cookie pair points to. */
+export function recordKeyOfPair (pair: string): string {
+  return recordKey(pair.slice(pair.indexOf('=') + 1))
+}
+
 /** The data of the record a session cookie points to, as stored (null when there is none). */
 export async function storedData (backend: StoreBackend, cookie: string): Promise<Record<string, unknown> | null> {
-  const raw = await backend.rawGet(recordKey(cookie.slice(cookie.indexOf('=') + 1)))
+  const raw = await backend.rawGet(recordKeyOfPair(cookie))
   if (raw === null) return null
   return (JSON.parse(raw.toString('utf8')) as { session: Record<string, unknown> }).session
 }
 
 /**
  * Starts one held request per entry of `requests` (all with `cookie`), waits until every
- * one has loaded and changed its session, then releases them one by one in `order`,
- * each saving before the next is released. Returns the responses by name.
+ * one has loaded and changed its session, then releases them in `order`: each step is a
+ * name, or several names released at once (they then save concurrently), and saves before
+ * the next step is released. Returns the responses by name.
  */
 export async function race (app: FastifyInstance, holds: Holds, cookie: string | undefined,
-  requests: Readonly<Record<string, readonly Operation[]>>, order: readonly string[]): Promise<Record<string, LightMyRequestResponse>> {
+  requests: Readonly<Record<string, readonly Operation[]>>, order: ReadonlyArray<string | readonly string[]>): Promise<Record<string, LightMyRequestResponse>> {
   const inFlight = new Map<string, Promise<LightMyRequestResponse>>()
   for (const [name, operations] of Object.entries(requests)) {
     inFlight.set(name, app.inject({ method: 'POST', url: `/hold/${name}`, headers: cookie === undefined ? {} : { cookie }, payload: operations as unknown as Record<string, unknown> }))
@@ -132,9 +145,10 @@ export async function race (app: FastifyInstance, holds: Holds, cookie: string |
     response.then((early) => { throw new Error(`${name} answered ${early.statusCode} before it was held: ${early.body}`) })
   ])))
   const responses: Record<string, LightMyRequestResponse> = {}
-  for (const name of order) {
-    holds.release(name)
-    responses[name] = await inFlight.get(name)!
+  for (const step of order) {
+    const names = typeof step === 'string' ? [step] : step
+    for (const name of names) holds.release(name)
+    for (const name of names) responses[name] = await inFlight.get(name)!
   }
   return responses
 }
