@@ -82,10 +82,11 @@ export class Holds {
 
   /**
    * `/hold/:name` (POST, body: the operations), `/read` (the session and its id), `/set`
-   * (sets the body's keys, not held) and `/seed` (a new session holding the body).
+   * (sets the body's keys, not held) and `/seed` (a new session holding the body), under
+   * `prefix` (`/race` gives `/race/hold/:name`…).
    */
-  routes (app: FastifyInstance): void {
-    app.post('/hold/:name', async (request) => {
+  routes (app: FastifyInstance, prefix = ''): void {
+    app.post(prefix + '/hold/:name', async (request) => {
       const { name } = request.params as { name: string }
       let session = request.session
       for (const operation of request.body as Operation[]) session = apply(session, operation, () => request.newSession())
@@ -94,12 +95,12 @@ export class Holds {
       await held.released
       return { ok: true }
     })
-    app.get('/read', async (request) => ({ data: request.session.toJSON(), identity: request.session.identity }))
-    app.post('/set', async (request) => {
+    app.get(prefix + '/read', async (request) => ({ data: request.session.toJSON(), identity: request.session.identity }))
+    app.post(prefix + '/set', async (request) => {
       for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) request.session.set(key, value)
       return { ok: true }
     })
-    app.post('/seed', async (request) => {
+    app.post(prefix + '/seed', async (request) => {
       const session = request.newSession()
       for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) session.set(key, value)
       return { ok: true }
