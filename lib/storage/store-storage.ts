@@ -291,10 +291,9 @@ export abstract class StoreStorage extends AbstractStorage {
     if (unavailable !== undefined) {
       return Promise.reject(new SessionStorageError(`the session ${what} failed: ${unavailable}`))
     }
-    const remaining = Math.ceil(deadline - performance.now())
-    if (remaining <= 0) {
-      return Promise.reject(new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`))
-    }
+    // A step that starts past the deadline still goes out, with a timer of 0: it cannot
+    // be answered before that fires, so it fails as a timeout like any other.
+    const remaining = Math.max(0, Math.ceil(deadline - performance.now()))
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`))
