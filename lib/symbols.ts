@@ -21,6 +21,12 @@ export const kChanges: unique symbol = Symbol.for('fastify-sessions.changes')
 /** On a Session: marks it saved (under an identity, as a record): the next save merges from there. */
 export const kSaved: unique symbol = Symbol.for('fastify-sessions.saved')
 
+/** On a Session: how many changes it has had, so a save can tell the changes it wrote from those made while it ran. */
+export const kRevision: unique symbol = Symbol.for('fastify-sessions.revision')
+
+/** On a Session: ends it in place when a save finds its record gone (logged out meanwhile). */
+export const kEnded: unique symbol = Symbol.for('fastify-sessions.ended')
+
 /** On a request: the loaded Session, or null until it is needed. */
 export const kSession: unique symbol = Symbol.for('fastify-sessions.request.session')
 

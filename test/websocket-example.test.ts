@@ -72,6 +72,14 @@ t.test('the websocket example', async (t) => {
   t.same(await converse(t, `ws://127.0.0.1:${barePort}/`, 'AIOHTTP_SESSION=garbage'), { received: [{ user: null }], code: 1005 },
     'and a cookie it cannot use as no user')
 
+  const open = new WebSocket(`ws://127.0.0.1:${port}/socket`, { headers: { cookie } })
+  t.teardown(() => { open.terminate() })
+  const received: unknown[] = []
+  open.on('message', (data: Buffer) => received.push(JSON.parse(data.toString('utf8'))))
+  const closed = once(open, 'close') as Promise<[number, Buffer]>
+  await once(open, 'open')
   await sendHttp(port, 'POST', '/logout', cookie)
+  open.send('after the logout')
+  t.same({ received, code: (await closed)[0] }, { received: [], code: 4401 }, 'a socket opened before a logout over HTTP is closed at its next save')
   t.same(await converse(t, `ws://127.0.0.1:${barePort}/`, cookie), { received: [{ user: null }], code: 1005 }, 'logged out everywhere')
 })

@@ -10,7 +10,7 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kLoaded, kLoadsNothingWithoutCookie, kSaved } from '../symbols.js'
+import { kEnded, kLoaded, kLoadsNothingWithoutCookie, kRevision, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -176,22 +176,23 @@ export abstract class StoreStorage extends AbstractStorage {
       if (state?.version === undefined) state = await this.#bounded('read', () => this.readRecord(key), deadline)
       const theirs = this.#liveRecord(state)
       if (typeof theirs === 'string') {
-        this.#dropSave(request, theirs)
+        this.#dropSave(request, session, theirs)
         return
       }
       // A session emptied by delete()/clear() is a change like any other: its record stays
       // (empty), so a concurrent request's change to another key still lands. Only
       // invalidate(), newSession() and regenerate() end a record.
+      const revision = session[kRevision]
       const text = this.encodeRecord(this.sessionRecord(session, theirs), session)
       const expected: StoredRecord = state as StoredRecord
       const outcome = await this.#bounded('write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
       if (outcome.outcome === 'missing') {
-        this.#dropSave(request, LOGGED_OUT)
+        this.#dropSave(request, session, LOGGED_OUT)
         return
       }
       if (outcome.outcome === 'stored') {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: outcome.version })
+        session[kSaved](id, { text, version: outcome.version }, revision)
         return
       }
       state = outcome.current === undefined ? { value: undefined, version: undefined } : outcome.current
@@ -214,20 +215,26 @@ export abstract class StoreStorage extends AbstractStorage {
     return this.isExpired(record) ? EXPIRED : record
   }
 
-  /** A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie. */
-  #dropSave (request: FastifyRequest, reason: LoadFailure): void {
+  /**
+   * A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie.
+   * The session becomes a new, empty one, as the next request with this cookie would load
+   * it: a handler that outlives the save (a websocket) sees the logout.
+   */
+  #dropSave (request: FastifyRequest, session: Session, reason: LoadFailure): void {
     request.log.debug({ cookieName: this.cookieName, reason },
       'fastify-sessions: the session changed under this request (logged out, replaced or expired); its changes were not saved')
+    session[kEnded]()
   }
 
   /** A session with no record of its own yet: create one under a new id, retire the old ones. */
   async #saveFresh (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    const revision = session[kRevision]
     if (session.empty) {
       // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
       // forever without maxAge). A new session never had a record of its own.
       await this.#deleteRecords(this.#staleIds(session, null))
       if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
-      session[kSaved](null, undefined)
+      session[kSaved](null, undefined, revision)
       return
     }
     const chosen = session.identity
@@ -256,7 +263,7 @@ export abstract class StoreStorage extends AbstractStorage {
       stale = []
       if (created) {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: undefined })
+        session[kSaved](id, { text, version: undefined }, revision)
         return
       }
       if (chosen !== null) {

@@ -7,6 +7,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import WebSocket from 'ws'
 import { saveSession } from '../../index.js'
+import { isSessionLine, logLinesOfRequest } from './app.js'
 import { storeRoutes } from './store-routes.js'
 import type { Teardown } from './teardown.js'
 
@@ -14,11 +15,15 @@ import type { Teardown } from './teardown.js'
 export type SocketCommand =
   | { op: 'read' }
   | { op: 'set', key: string, value: unknown }
+  /** Pushes `value` onto the array under `key`, in place, then calls `changed()`. */
+  | { op: 'push', key: string, value: unknown }
   | { op: 'save' }
   | { op: 'save-function' }
   | { op: 'new-session' }
   | { op: 'regenerate' }
   | { op: 'invalidate' }
+  /** The lines fastify-sessions logged for the socket's request so far. */
+  | { op: 'log' }
 
 /** The answer: the command's result, or the error it threw (as the client may see it in a test). */
 export type SocketAnswer =
@@ -31,6 +36,10 @@ async function run (request: FastifyRequest, command: SocketCommand): Promise<un
       return { data: request.session.toJSON(), isNew: request.session.isNew, identity: request.session.identity }
     case 'set':
       request.session.set(command.key, command.value as string)
+      return null
+    case 'push':
+      (request.session.get(command.key) as unknown[]).push(command.value)
+      request.session.changed()
       return null
     case 'save':
       await request.saveSession()
@@ -47,6 +56,8 @@ async function run (request: FastifyRequest, command: SocketCommand): Promise<un
     case 'invalidate':
       request.session.invalidate()
       return null
+    case 'log':
+      return logLinesOfRequest(request.raw).filter(isSessionLine).map(({ level, msg, reason }) => ({ level, msg, reason }))
   }
 }
 
@@ -60,10 +71,13 @@ export function websocketRoutes (app: FastifyInstance): void {
   // In a plugin of its own, so that @fastify/websocket is loaded when the route is added.
   app.register(async (scoped) => {
     scoped.get('/socket', { websocket: true }, (socket, request) => {
+      // Messages are handled as they come, concurrently: a command can run while an
+      // earlier one still waits for the store. Each answer names its message.
       socket.on('message', (data: Buffer) => {
-        run(request, JSON.parse(data.toString('utf8')) as SocketCommand).then(
-          (result) => { socket.send(JSON.stringify({ result })) },
-          (error: Error & { code?: unknown }) => { socket.send(JSON.stringify({ error: { name: error.name, code: error.code, message: error.message } })) }
+        const { id, command } = JSON.parse(data.toString('utf8')) as { id: number, command: SocketCommand }
+        run(request, command).then(
+          (result) => { socket.send(JSON.stringify({ id, result })) },
+          (error: Error & { code?: unknown }) => { socket.send(JSON.stringify({ id, error: { name: error.name, code: error.code, message: error.message } })) }
         )
       })
     })
@@ -79,16 +93,16 @@ export async function listen (app: FastifyInstance): Promise<number> {
 /** A `ws` client on `/socket`, sending `cookie` (a `name=value` pair) with its upgrade request, as a browser would. */
 export class SocketClient {
   readonly #socket: WebSocket
-  readonly #answers: SocketAnswer[] = []
-  readonly #waiting: Array<(answer: SocketAnswer) => void> = []
+  /** Who waits for the answer to each message sent, by message id. */
+  readonly #waiting = new Map<number, (answer: SocketAnswer) => void>()
+  #sent = 0
 
   private constructor (socket: WebSocket) {
     this.#socket = socket
     socket.on('message', (data: Buffer) => {
-      const answer = JSON.parse(data.toString('utf8')) as SocketAnswer
-      const waiter = this.#waiting.shift()
-      if (waiter === undefined) this.#answers.push(answer)
-      else waiter(answer)
+      const { id, ...answer } = JSON.parse(data.toString('utf8')) as SocketAnswer & { id: number }
+      this.#waiting.get(id)?.(answer)
+      this.#waiting.delete(id)
     })
   }
 
@@ -102,14 +116,11 @@ export class SocketClient {
     return new SocketClient(socket)
   }
 
-  /** Sends one command and waits for its answer. */
+  /** Sends one command and waits for its answer (other commands may be sent meanwhile). */
   async send (command: SocketCommand): Promise<SocketAnswer> {
-    const answer = new Promise<SocketAnswer>((resolve) => {
-      const ready = this.#answers.shift()
-      if (ready === undefined) this.#waiting.push(resolve)
-      else resolve(ready)
-    })
-    this.#socket.send(JSON.stringify(command))
+    const id = ++this.#sent
+    const answer = new Promise<SocketAnswer>((resolve) => { this.#waiting.set(id, resolve) })
+    this.#socket.send(JSON.stringify({ id, command }))
     return await answer
   }
 }

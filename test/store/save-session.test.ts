@@ -81,4 +81,27 @@ for (const backend of backends) {
     t.match(refused.json(), { error: { name: 'SessionNotAvailableError', message: /Storage cannot save this session without a reply: it needs a new id/ }, recorded: null })
     t.same(io.writes + io.deletes, 0, 'nothing written, nothing deleted')
   })
+
+  t.test(`${backend.name}: a login saved by request.saveSession() and ended while the save works: no record is left`, async (t) => {
+    const { app } = await buildApp(t, backend.storage(), (app) => {
+      storeRoutes(app)
+      app.post('/login-then-logout', async (request) => {
+        request.newSession().set('user', 'bob')
+        const saving = request.saveSession()
+        // While the store creates the new record: the handler ends the session it saves.
+        request.session.invalidate()
+        await saving
+        return { ok: true }
+      })
+    })
+    const inject = injector(app)
+    const cookie = cookiePair(await inject('POST', '/login', undefined, { user: 'ann' })) as string
+
+    const response = await inject('POST', '/login-then-logout', cookie)
+    const [created, deletion] = setCookies(response).map((header) => parseSetCookie(header).pair)
+    t.match(created, /^AIOHTTP_SESSION=[0-9a-f]{32}$/, 'the save created a record under a new id (and set its cookie)')
+    t.equal(deletion, 'AIOHTTP_SESSION=""', 'then onSend ended it: the cookie is deleted')
+    t.equal(await recordData(backend, (created as string).slice('AIOHTTP_SESSION='.length)), null, 'the record that save created is deleted')
+    t.equal(await recordData(backend, cookie.slice('AIOHTTP_SESSION='.length)), null, 'and the one the login before it had')
+  })
 }
