@@ -70,6 +70,11 @@ app.get('/socket', { websocket: true }, (socket, request) => {
     // No reply will carry this session: save it now. Redis writes the record; the
     // client's cookie already names it.
     request.saveSession().then(() => {
+      // Logged out over HTTP meanwhile: the save was dropped and the session is new.
+      if (request.session.isNew) {
+        socket.close(4401, 'logged out')
+        return
+      }
       socket.send(JSON.stringify({ user, messages, text: data.toString('utf8') }))
     }, (error: unknown) => {
       request.log.error({ err: error }, 'the session could not be saved')
