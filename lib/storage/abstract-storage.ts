@@ -12,6 +12,7 @@ import type { OptionSchema, StorageOptions, StorageSettings } from './options.js
 import { Session, keyLiteral, keyPath } from '../session.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { PLAIN_HTTP_WARNING, dropsSecureCookie } from './plain-http.js'
 
 export type { SessionEnvelope } from '../wire/envelope.js'
 
@@ -46,6 +47,8 @@ export abstract class AbstractStorage {
   /** The options, checked and normalised once, with their defaults (frozen). */
   protected readonly settings: StorageSettings
   readonly #setCookie: SetCookieBuilder
+  /** True while a Secure cookie sent over plain http would go unnoticed: until warned once. */
+  #watchingForPlainHttp: boolean
 
   constructor (options: StorageOptions = {}) {
     this.settings = readOptions(this.optionSchema(), options, this.constructor.name)
@@ -55,6 +58,7 @@ export abstract class AbstractStorage {
     this.encoder = this.settings.encoder
     this.decoder = this.settings.decoder
     this.#setCookie = new SetCookieBuilder(this.cookieName, this.cookieOptions)
+    this.#watchingForPlainHttp = this.cookieOptions.secure
   }
 
   /**
@@ -89,7 +93,18 @@ export abstract class AbstractStorage {
   saveCookie (reply: FastifyReply, value: string, maxAge: number | undefined): void {
     const pair = this.#setCookie.pair(quoteCookieValue(value))
     if (pair.length > COOKIE_SIZE_LIMIT) throw new SessionTooLargeError(pair.length, COOKIE_SIZE_LIMIT)
+    if (this.#watchingForPlainHttp) this.#warnOfPlainHttp(reply.request)
     reply.header('set-cookie', this.#setCookie.build(pair, maxAge, nowSeconds()))
+  }
+
+  /**
+   * Logs, once, that a Secure cookie is being sent where browsers drop it (see
+   * `plain-http.ts`): "my login does not stick" otherwise has no clue at all.
+   */
+  #warnOfPlainHttp (request: FastifyRequest): void {
+    if (!dropsSecureCookie(request)) return
+    this.#watchingForPlainHttp = false
+    request.log.warn({ cookieName: this.cookieName, hostname: request.hostname }, PLAIN_HTTP_WARNING)
   }
 
   /** Appends a cookie that makes the browser forget the session cookie. */
