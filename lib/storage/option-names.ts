@@ -158,8 +158,13 @@ function someKeyHint (): string {
   return 'a key is not an option: a storage that needs one takes it as a constructor argument'
 }
 
-const idHint = 'new session ids come from keyFactory, an option of the server-side storages (RedisStorage, MemcachedStorage)'
-const prefixHint = 'record keys are cookieName + "_" + id, as in aiohttp-session; for a further prefix, set keyPrefix on the ioredis client'
+function idHint (): string {
+  return 'new session ids come from keyFactory, an option of the server-side storages (RedisStorage, MemcachedStorage)'
+}
+
+function prefixHint (): string {
+  return 'record keys are cookieName + "_" + id, as in aiohttp-session; for a further prefix, set keyPrefix on the ioredis client'
+}
 
 /** Names other session libraries use, and what they are here; for every kind of storage. */
 export const COMMON_HINTS: NameHints = {
@@ -173,11 +178,11 @@ export const COMMON_HINTS: NameHints = {
   saveuninitialized: () => 'there is no such option: a session is saved only when it changed (set, delete, clear, ' +
     'invalidate, newSession…), so a new session nobody wrote to is never saved, as with saveUninitialized: false',
   resave: () => 'there is no such option: an unchanged session is never saved again, as with resave: false',
-  genid: () => idHint,
-  idgenerator: () => idHint,
-  generateid: () => idHint,
-  prefix: () => prefixHint,
-  keyprefix: () => prefixHint,
+  genid: idHint,
+  idgenerator: idHint,
+  generateid: idHint,
+  prefix: prefixHint,
+  keyprefix: prefixHint,
   key: someKeyHint,
   keys: someKeyHint,
   secret: someKeyHint,
