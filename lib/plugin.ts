@@ -11,7 +11,9 @@ declare module 'fastify' {
   interface FastifyRequest {
     /**
      * The request's session. Available in every handler and in hooks after
-     * `onRequest`; throws on routes with `config: { session: false }`.
+     * `onRequest`; throws a SessionNotAvailableError on routes with
+     * `config: { session: false }`, in contexts the plugin's registration does not
+     * reach, and (server-side storages) in onRequest hooks added before the plugin.
      */
     readonly session: Session
     /**
