@@ -1,5 +1,6 @@
 import t from 'tap'
-import { readEnvelope } from '../lib/wire/envelope.js'
+import { TOO_DEEP, readEnvelope } from '../lib/wire/envelope.js'
+import { MAX_JSON_DEPTH } from '../lib/wire/json-value.js'
 
 const NOW = 1700000000
 
@@ -37,4 +38,25 @@ t.test('inherited properties are not read', async (t) => {
   const envelope = Object.create({ created: NOW, session: { a: 1 } }) as object
   Object.assign(envelope, { x: 1 })
   t.equal(readEnvelope(envelope, undefined, NOW), 'session is not an object')
+})
+
+t.test('nesting: a session value may be as deep as set() accepts, no deeper', async (t) => {
+  const nested = (levels: number, leaf: unknown = 1): unknown => {
+    let value = leaf
+    for (let level = 0; level < levels; level++) value = level % 2 === 0 ? [value] : { k: value }
+    return value
+  }
+  t.same(readEnvelope({ created: NOW, session: { a: nested(MAX_JSON_DEPTH), b: 1 } }, undefined, NOW),
+    { data: { a: nested(MAX_JSON_DEPTH), b: 1 }, created: NOW }, `${MAX_JSON_DEPTH} levels load`)
+  t.equal(readEnvelope({ created: NOW, session: { b: 1, a: nested(MAX_JSON_DEPTH + 1) } }, undefined, NOW), TOO_DEEP, 'one more is refused')
+  t.equal(TOO_DEEP, `a session value is nested more than ${MAX_JSON_DEPTH} levels deep`)
+  t.equal(readEnvelope({ created: NOW, session: { a: nested(MAX_JSON_DEPTH, {}) } }, undefined, NOW), TOO_DEEP, 'an empty object is a level too')
+  t.equal(readEnvelope({ created: NOW - 61, session: { a: nested(MAX_JSON_DEPTH + 1) } }, 60, NOW), 'expired',
+    'expiry is checked first: it is routine and costs nothing')
+  t.equal(readEnvelope({ created: NOW, session: { a: nested(100_000) } }, undefined, NOW), TOO_DEEP, '100,000 levels: no stack overflow')
+  t.same(readEnvelope({ created: NOW, session: {}, other: nested(MAX_JSON_DEPTH + 5) }, undefined, NOW), { data: {}, created: NOW },
+    'members other than session are not read, whatever their depth')
+  const loop: Record<string, unknown> = {}
+  loop['self'] = loop
+  t.equal(readEnvelope({ created: NOW, session: { loop } }, undefined, NOW), TOO_DEEP, 'a cycle a custom decoder made is refused, not walked forever')
 })

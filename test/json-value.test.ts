@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_JSON_DEPTH, describeNonJsonValue, findNonJsonValue } from '../lib/wire/json-value.js'
+import { MAX_JSON_DEPTH, describeNonJsonValue, findNonJsonValue, isNestedDeeperThan } from '../lib/wire/json-value.js'
 import { propertyOptions } from './helpers/property.js'
 
 /** The one-line description, or undefined when the value is accepted. */
@@ -185,3 +185,16 @@ function segment (name: string | number): string {
   const shown = name.length > 40 ? name.slice(0, 40) + '…' : name
   return /^[A-Za-z_$][\w$]*$/.test(shown) ? '.' + shown : `[${JSON.stringify(shown)}]`
 }
+
+t.test('isNestedDeeperThan counts levels of arrays and objects, without recursion', async (t) => {
+  for (const primitive of [1, 'text', null, true, undefined]) t.notOk(isNestedDeeperThan(primitive, 0), `${String(primitive)}: no level`)
+  t.notOk(isNestedDeeperThan([], 1))
+  t.ok(isNestedDeeperThan([], 0), '[] is one level')
+  t.notOk(isNestedDeeperThan({ a: [1, { b: 'x' }], c: [] }, 3))
+  t.ok(isNestedDeeperThan({ a: [1, { b: 'x' }], c: [] }, 2), 'the deepest branch counts, wherever it is')
+  t.ok(isNestedDeeperThan({ a: 1, b: [[[]]] }, 3))
+  let deep: unknown = 0
+  for (let level = 0; level < 100_000; level++) deep = [deep]
+  t.ok(isNestedDeeperThan(deep, MAX_JSON_DEPTH), '100,000 levels')
+  t.notOk(isNestedDeeperThan(deep, 100_000))
+})

@@ -95,6 +95,34 @@ export function findNonJsonValue (value: unknown, root: string): NonJsonValue | 
   return undefined
 }
 
+/**
+ * True when `value` holds arrays and objects nested more than `limit` levels deep: a
+ * primitive has no level, `[]` and `{}` one, `[[1]]` two. What a JSON decoder gives is
+ * checked this way before it is used, so data read from a cookie or a record can
+ * always be written back (see MAX_JSON_DEPTH). The walk uses its own stack, not
+ * recursion (a decoded 100,000-deep value must not overflow the call stack), visits
+ * each container once and stops at the first one too deep: linear in the size of the
+ * value. (A decoder's output is a tree; a custom decoder that returns a cycle is
+ * refused too, once the walk round it passes `limit`.)
+ */
+export function isNestedDeeperThan (value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const containers: object[] = [value]
+  const depths: number[] = [1]
+  for (let container = containers.pop(); container !== undefined; container = containers.pop()) {
+    const depth = depths.pop() as number
+    if (depth > limit) return true
+    const children: unknown[] = Array.isArray(container) ? container : Object.values(container)
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        containers.push(child)
+        depths.push(depth + 1)
+      }
+    }
+  }
+  return false
+}
+
 /** One sentence for an error message: `user.roles[2] is a Date, which JSON turns into a string; store … instead`. */
 export function describeNonJsonValue (problem: NonJsonValue): string {
   return `${problem.path} is ${problem.found}, which ${problem.outcome}; ${problem.advice}`
