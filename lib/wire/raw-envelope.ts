@@ -189,7 +189,8 @@ export function writeEnvelope (created: number, members: Iterable<readonly [stri
   return text + '}}'
 }
 
-function skipWhitespace (text: string, index: number): number {
+/** The index of the first character at or after `index` that is not JSON whitespace. */
+export function skipWhitespace (text: string, index: number): number {
   for (; index < text.length; index++) {
     const code = text.charCodeAt(index)
     // JSON's four whitespace characters; anything else (a BOM, U+00A0) is not JSON.
@@ -199,7 +200,7 @@ function skipWhitespace (text: string, index: number): number {
 }
 
 /** The index just after the string literal that starts at `index`, or -1 when it is not valid JSON. */
-function endOfString (text: string, index: number): number {
+export function endOfString (text: string, index: number): number {
   for (index++; index < text.length;) {
     const code = text.charCodeAt(index)
     if (code === QUOTE) return index + 1
@@ -224,7 +225,7 @@ function endOfString (text: string, index: number): number {
 }
 
 /** The index just after the number or bare word that starts at `index`, or -1. */
-function endOfScalar (text: string, index: number): number {
+export function endOfScalar (text: string, index: number): number {
   for (const word of WORDS) {
     if (text.startsWith(word, index)) return index + word.length
   }
