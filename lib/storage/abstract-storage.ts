@@ -10,6 +10,7 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, keyLiteral, keyPath } from '../session.js'
+import { WarningLimit } from './warning-limit.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
 
@@ -46,6 +47,7 @@ export abstract class AbstractStorage {
   /** The options, checked and normalised once, with their defaults (frozen). */
   protected readonly settings: StorageSettings
   readonly #setCookie: SetCookieBuilder
+  readonly #warnings = new WarningLimit()
 
   constructor (options: StorageOptions = {}) {
     this.settings = readOptions(this.optionSchema(), options, this.constructor.name)
@@ -157,13 +159,21 @@ export abstract class AbstractStorage {
   /**
    * Logs why a stored session was not used and returns a new one. Expired and empty
    * sessions are routine (debug); anything else is worth a warning, since it means a
-   * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
+   * wrong key, a tampered cookie or a broken client, but at most WARNINGS_PER_MINUTE
+   * a minute per storage: the rest go to debug (`rateLimited: true`) and the next
+   * warning says how many (`suppressedWarnings`, `suppressedSince`). The cookie itself
+   * is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
-    if (isRoutineFailure(reason)) request.log.debug(details, message)
-    else request.log.warn(details, message)
+    if (isRoutineFailure(reason)) {
+      request.log.debug(details, message)
+    } else {
+      const admitted = this.#warnings.admit(nowSeconds())
+      if (admitted === false) request.log.debug({ ...details, rateLimited: true }, message)
+      else request.log.warn({ ...details, ...admitted }, message)
+    }
     return this.newSession()
   }
 
