@@ -3,9 +3,11 @@
  * refuses, the path and words it reports, and, property-based, that whatever it
  * accepts reads back through JSON as it was set.
  */
+import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import t from 'tap'
 import { MAX_JSON_DEPTH, describeNonJsonValue, findNonJsonValue, isNestedDeeperThan } from '../lib/wire/json-value.js'
+import { objectOf, sessionEntries } from './helpers/json-data.js'
 import { propertyOptions } from './helpers/property.js'
 
 /** The one-line description, or undefined when the value is accepted. */
@@ -197,4 +199,16 @@ t.test('isNestedDeeperThan counts levels of arrays and objects, without recursio
   for (let level = 0; level < 100_000; level++) deep = [deep]
   t.ok(isNestedDeeperThan(deep, MAX_JSON_DEPTH), '100,000 levels')
   t.notOk(isNestedDeeperThan(deep, 100_000))
+})
+
+t.test('property: the tests\' session data (test/helpers/json-data.ts) is what set() accepts, and reads back exactly', async (t) => {
+  fc.assert(fc.property(sessionEntries, (entries) => {
+    for (const [name, value] of entries) {
+      assert.equal(findNonJsonValue(value, 'value'), undefined, name)
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(value)), value)
+    }
+    const data = objectOf(entries)
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(data)), data)
+  }), propertyOptions())
+  t.pass('held')
 })
