@@ -188,7 +188,7 @@ function segment (name: string | number): string {
   return /^[A-Za-z_$][\w$]*$/.test(shown) ? '.' + shown : `[${JSON.stringify(shown)}]`
 }
 
-t.test('isNestedDeeperThan counts levels of arrays and objects, without recursion', async (t) => {
+t.test('isNestedDeeperThan counts levels of arrays and objects, recursing no deeper than the limit', async (t) => {
   for (const primitive of [1, 'text', null, true, undefined]) t.notOk(isNestedDeeperThan(primitive, 0), `${String(primitive)}: no level`)
   t.notOk(isNestedDeeperThan([], 1))
   t.ok(isNestedDeeperThan([], 0), '[] is one level')
@@ -198,7 +198,10 @@ t.test('isNestedDeeperThan counts levels of arrays and objects, without recursio
   let deep: unknown = 0
   for (let level = 0; level < 100_000; level++) deep = [deep]
   t.ok(isNestedDeeperThan(deep, MAX_JSON_DEPTH), '100,000 levels')
-  t.notOk(isNestedDeeperThan(deep, 100_000))
+  let exact: unknown = 0
+  for (let level = 0; level < 600; level++) exact = [exact]
+  t.notOk(isNestedDeeperThan(exact, 600), '600 levels within a limit of 600')
+  t.ok(isNestedDeeperThan(exact, 599))
 })
 
 t.test('property: the tests\' session data (test/helpers/json-data.ts) is what set() accepts, and reads back exactly', async (t) => {
