@@ -10,6 +10,7 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, keyLiteral, keyPath } from '../session.js'
+import { WarningLimit } from './warning-limit.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { PLAIN_HTTP_WARNING, dropsSecureCookie } from './plain-http.js'
 import { scanEnvelope, writeEnvelope } from '../wire/raw-envelope.js'
@@ -52,6 +53,7 @@ export abstract class AbstractStorage {
   readonly #setCookie: SetCookieBuilder
   /** True while a Secure cookie sent over plain http would go unnoticed: until warned once. */
   #watchingForPlainHttp: boolean
+  readonly #warnings = new WarningLimit()
   /**
    * True with the default encoder and decoder: stored members are then kept as the JSON
    * text they were read as, so what a request did not change is written back byte for
@@ -262,13 +264,21 @@ export abstract class AbstractStorage {
   /**
    * Logs why a stored session was not used and returns a new one. Expired and empty
    * sessions are routine (debug); anything else is worth a warning, since it means a
-   * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
+   * wrong key, a tampered cookie or a broken client, but at most WARNINGS_PER_MINUTE
+   * a minute per storage: the rest go to debug (`rateLimited: true`) and the next
+   * warning says how many (`suppressedWarnings`, `suppressedSince`). The cookie itself
+   * is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
-    if (isRoutineFailure(reason)) request.log.debug(details, message)
-    else request.log.warn(details, message)
+    if (isRoutineFailure(reason)) {
+      request.log.debug(details, message)
+    } else {
+      const admitted = this.#warnings.admit(nowSeconds())
+      if (admitted === false) request.log.debug({ ...details, rateLimited: true }, message)
+      else request.log.warn({ ...details, ...admitted }, message)
+    }
     return this.newSession()
   }
 
