@@ -22,6 +22,15 @@ function routes (app: FastifyInstance): void {
     ;(request.session.get('list') as unknown[]).push(10n)
     return 'ok'
   })
+  app.get('/set/list', async (request) => {
+    request.session.set('list', [1])
+    return 'ok'
+  })
+  app.get('/mutate-loaded', async (request) => {
+    ;(request.session.get('list') as unknown[]).push(10n)
+    request.session.changed()
+    return 'ok'
+  })
   app.get('/set/text', async (request) => {
     request.session.set('name', 'Zoë 😀')
     return 'ok'
@@ -37,6 +46,17 @@ t.test('a value JSON cannot hold is refused by set(), naming the key', async (t)
     code: 'FST_SESSIONS_ENCODING',
     message: "fastify-sessions: session.set('n', …): n is a bigint, which JSON.stringify cannot encode (it throws); store it as a string (String(value)) instead"
   })
+  t.same(setCookies(response), [])
+})
+
+t.test('a loaded value edited in place into one JSON cannot hold fails the save the same way', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const cookie = cookiePair(await app.inject('/set/list')) as string
+  // The save compares each value with the one loaded to find the edited keys: this one
+  // has no JSON to compare, so it counts as edited, and its encoding fails.
+  const response = await app.inject({ url: '/mutate-loaded', headers: { cookie } })
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message: /^fastify-sessions: the session could not be encoded: list\[1\] is a bigint/ })
   t.same(setCookies(response), [])
 })
 
