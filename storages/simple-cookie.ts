@@ -3,6 +3,7 @@ import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-s
 import type { LoadFailure } from '../lib/load-failure.js'
 import type { SessionEnvelope } from '../lib/wire/envelope.js'
 import { COOKIE_STORAGE_OPTIONS, withDefaults } from '../lib/storage/options.js'
+import { UNKEYED_COOKIE_HINTS } from '../lib/storage/option-names.js'
 import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options.js'
 
 /**
@@ -11,14 +12,22 @@ import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options
  * and the Python side reads the same text.
  */
 function asciiJson (envelope: SessionEnvelope): string {
-  return JSON.stringify(envelope).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
+  return escapeNonAscii(JSON.stringify(envelope))
+}
+
+function escapeNonAscii (json: string): string {
+  return json.replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
 }
 
 /**
  * JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII; and no
- * cache: there is nothing to decrypt, nothing worth remembering.
+ * cache: there is nothing to decrypt, nothing worth remembering. A `key` or `secret`
+ * given to it is answered with what it is not (signed, encrypted).
  */
-const SIMPLE_COOKIE_OPTIONS = withDefaults(COOKIE_STORAGE_OPTIONS, { encoder: asciiJson, cacheSize: 0 })
+const SIMPLE_COOKIE_OPTIONS: OptionSchema<CookieStorageSettings> = {
+  ...withDefaults(COOKIE_STORAGE_OPTIONS, { encoder: asciiJson, cacheSize: 0 }),
+  hints: UNKEYED_COOKIE_HINTS
+}
 
 /**
  * Keeps the session as plain JSON in the cookie, readable **and forgeable** by the
@@ -35,6 +44,11 @@ export class SimpleCookieStorage extends CookieStorage {
 
   protected override optionSchema (): OptionSchema<CookieStorageSettings> {
     return SIMPLE_COOKIE_OPTIONS
+  }
+
+  /** Members kept as read, the rest escaped to ASCII like the default encoder's output. */
+  protected override envelopeText (created: number, members: Iterable<readonly [string, string]>): string {
+    return escapeNonAscii(super.envelopeText(created, members))
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {

@@ -93,7 +93,7 @@ t.test('a write the server refuses fails the request with a 503 and sets no cook
   t.match(response.json(), { code: 'FST_SESSIONS_STORAGE', message: 'fastify-sessions: the session write on Memcached failed' })
   t.same(setCookies(response), [])
   t.match(errorLines(response),
-    [{ err: { type: 'SessionStorageError', message: /failed: memcached refused the SET of a \d+-byte value: it is over the server's item size limit/ } }])
+    [{ err: { type: 'SessionStorageError', message: /failed: memcached refused the ADD of a \d+-byte value: it is over the server's item size limit/ } }])
 })
 
 t.test('records are raw bytes with flags 0, whatever serializer the client has', async (t) => {
