@@ -9,12 +9,15 @@
  * @property {string} path
  * @property {boolean} cookie   send the session cookie obtained from GET /login
  * @property {(body: any) => string | undefined} check   what is wrong with the body, if anything
+ * @property {'wrk' | 'concurrent'} driver   the load generator: wrk replaying one request, or
+ *   bench/lib/concurrent.mjs (several requests of a fresh session at once, then a read-back)
  */
 
 /** @type {Scenario[]} */
 export const scenarios = [
   {
     name: 'read',
+    driver: 'wrk',
     title: 'read-only (valid cookie, session read, unchanged)',
     path: '/read',
     cookie: true,
@@ -22,6 +25,7 @@ export const scenarios = [
   },
   {
     name: 'write',
+    driver: 'wrk',
     title: 'writing (valid cookie, session changed every request)',
     path: '/write',
     cookie: true,
@@ -30,6 +34,7 @@ export const scenarios = [
   },
   {
     name: 'anon',
+    driver: 'wrk',
     title: 'anonymous (no cookie, route reads the session)',
     path: '/read',
     cookie: false,
@@ -37,13 +42,36 @@ export const scenarios = [
   },
   {
     name: 'optout',
+    driver: 'wrk',
     title: 'opted-out route (`config: { session: false }`, cookie sent)',
     path: '/health',
     // A browser sends its cookie to every path, including the opted-out ones.
     cookie: true,
     check: (body) => (body.ok === true ? undefined : `expected { ok: true }, got ${JSON.stringify(body)}`)
+  },
+  {
+    name: 'concurrent',
+    driver: 'concurrent',
+    title: 'concurrent writers (one fresh session, several requests at once, each setting its own key)',
+    path: '/write-key',
+    // Each round logs in afresh (bench/lib/concurrent.mjs); the cookie from the runner's
+    // login is not used.
+    cookie: false,
+    // Checked by probeConcurrent (write two keys, read both back) instead.
+    check: () => undefined
   }
 ]
+
+/**
+ * Whether a server can run a scenario. `concurrent` needs a server-side session (a
+ * store): with a cookie storage each response carries the whole session and the
+ * browser keeps whichever Set-Cookie arrives last, which no library can change.
+ * @param {{ concurrent: true | string }} entry
+ * @param {Scenario} scenario
+ */
+export function supports (entry, scenario) {
+  return scenario.driver !== 'concurrent' || entry.concurrent === true
+}
 
 export function findScenario (name) {
   const scenario = scenarios.find((candidate) => candidate.name === name)
