@@ -17,7 +17,7 @@ import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
 import { canPin, coreTimes, cpuList, pinSelf } from './lib/processes.mjs'
 import { markdown } from './lib/report.mjs'
 import { probeConcurrent, runConcurrent } from './lib/concurrent.mjs'
-import { findScenario, login, probe, scenarios as allScenarios, supports } from './lib/scenarios.mjs'
+import { SESSIONS_PER_CONNECTION, findScenario, login, loginMany, probe, scenarios as allScenarios, supports } from './lib/scenarios.mjs'
 import { opsPerRequest, startMemcached, startRedis } from './lib/stores.mjs'
 import { WRK, runWrk } from './lib/wrk.mjs'
 import { findServer, missingFiles, packageDir, servers as allServers, variantB } from './servers.mjs'
@@ -156,6 +156,10 @@ async function measureServer (entry, round, context) {
   const server = await launchServer(entry.name, { cpus: pinning.serverCpus, env: storeEnv(stores) })
   try {
     const cookie = entry.cookie ?? await login(server.base)
+    // Sessions for the `spread` scenarios (the bare server has only its stand-in cookie).
+    const cookies = entry.cookie !== undefined || !applicable.some((scenario) => scenario.spread)
+      ? [cookie]
+      : [cookie, ...await loginMany(server.base, SESSIONS_PER_CONNECTION * connections - 1)]
     const setCookie = {}
     // Check every scenario once before measuring any (the bare server has no real session).
     for (const scenario of applicable) {
@@ -168,7 +172,7 @@ async function measureServer (entry, round, context) {
     for (const scenario of applicable) {
       const load = scenario.driver === 'concurrent'
         ? { driver: scenario.driver, base: server.base, connections, writers }
-        : { driver: scenario.driver, url: server.url(scenario.path), cookie: scenario.cookie ? cookie : undefined, connections, cpus: pinning.loadCpus }
+        : { driver: scenario.driver, url: server.url(scenario.path), cookies: !scenario.cookie ? undefined : scenario.spread ? cookies : [cookie], connections, cpus: pinning.loadCpus }
       await generateLoad(load, warmup)
       let best
       for (let attempt = 0; attempt <= retries; attempt++) {
@@ -193,7 +197,7 @@ async function measureServer (entry, round, context) {
 function generateLoad ({ driver, ...load }, seconds) {
   return driver === 'concurrent'
     ? runConcurrent({ base: load.base, connections: load.connections, writers: load.writers, seconds })
-    : runWrk({ url: load.url, cookie: load.cookie, connections: load.connections, cpus: load.cpus, seconds })
+    : runWrk({ url: load.url, cookies: load.cookies, connections: load.connections, cpus: load.cpus, seconds })
 }
 
 /** The larger share of a core (server's or load generator's) that other processes took. */
@@ -324,7 +328,7 @@ async function main () {
       git: gitRevision(packageDir()),
       versions: Object.fromEntries([...new Set(['fastify', ...active.flatMap((entry) => entry.packages)])].map((name) => [name, packageVersion(name, packageDir())]))
     },
-    scenarios: scenarios.map(({ name, title, path, cookie, driver }) => ({ name, title, path, cookie, driver })),
+    scenarios: scenarios.map(({ name, title, path, cookie, spread, driver }) => ({ name, title, path, cookie, spread, driver })),
     servers: servers.map(({ name, label, ours, optOut, concurrent, needs, skipped, variant, base }) => ({ name, label, ours, optOut, concurrent, needs, skipped, variant, base })),
     runs: context.runs,
     failures
