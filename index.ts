@@ -17,11 +17,12 @@
 import { sessionPlugin } from './lib/plugin.js'
 
 export default sessionPlugin
-export { sessionPlugin, sessionPlugin as fastifySessions, getSession, newSession } from './lib/plugin.js'
+export { sessionPlugin, sessionPlugin as fastifySessions, getSession, newSession, saveSession } from './lib/plugin.js'
 export { Session, isSession } from './lib/session.js'
 export type { SessionData, SessionInit, SessionKey, SessionValue } from './lib/session.js'
 export type { JsonSafe, NotJson } from './lib/wire/json-value.js'
 export { AbstractStorage, COOKIE_SIZE_LIMIT, isStorage } from './lib/storage/abstract-storage.js'
+export type { LoadFromCookieHeaderOptions, SessionLogger } from './lib/storage/abstract-storage.js'
 export type { SessionEnvelope } from './lib/wire/envelope.js'
 export { UNKNOWN_ID } from './lib/load-failure.js'
 export type { LoadFailure } from './lib/load-failure.js'

@@ -1,15 +1,16 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
+import { SessionIdentityError, SessionNotAvailableError, SessionStorageError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
+import type { SessionLogger } from './abstract-storage.js'
 import type { RecordView } from './record-merge.js'
 import { EXPIRED, UNKNOWN_ID } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kLoaded, kLoadsNothingWithoutCookie, kSaved } from '../symbols.js'
+import { kEnded, kLoaded, kLoadsNothingWithoutCookie, kRevision, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -115,20 +116,28 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   loadSession (request: FastifyRequest): Session | Promise<Session> {
-    const id = this.loadCookie(request)
+    return this.#load(this.loadCookie(request), request.log)
+  }
+
+  protected override loadFromCookieHeader (cookieHeader: string | undefined, log: SessionLogger): Session | Promise<Session> {
+    return this.#load(this.cookieInHeader(cookieHeader), log)
+  }
+
+  /** The session the cookie value `id` names, for a request and for a bare Cookie header alike. */
+  #load (id: string | undefined, log: SessionLogger): Session | Promise<Session> {
     // No cookie: no I/O and no promise, so cookieless requests stay cheap.
     if (id === undefined) return this.newSession()
     const invalid = this.#checkId(id)
-    if (invalid !== undefined) return this.rejectSession(request, `the cookie is not a valid session id (${invalid})`)
-    return this.#loadRecord(request, id)
+    if (invalid !== undefined) return this.newSessionInstead(log, `the cookie is not a valid session id (${invalid})`)
+    return this.#loadRecord(log, id)
   }
 
-  async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
+  async #loadRecord (log: SessionLogger, id: string): Promise<Session> {
     const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
     const record = recordText(stored?.value)
-    if (typeof record === 'string') return this.rejectSession(request, record)
+    if (typeof record === 'string') return this.newSessionInstead(log, record)
     const session = this.decodeSession(record.text, id, stored?.version)
-    return typeof session === 'string' ? this.rejectSession(request, session) : session
+    return typeof session === 'string' ? this.newSessionInstead(log, session) : session
   }
 
   /**
@@ -139,8 +148,13 @@ export abstract class StoreStorage extends AbstractStorage {
    * comment); a new session, or one that gave up its identity (`newSession()`,
    * `regenerate()`, `invalidate()`), is written under a new id that no record has, and the
    * records of the identities it gave up are deleted (the session-fixation guard).
+   *
+   * Without a reply (`request.saveSession()` on a websocket route, a hijacked or sent
+   * reply) it writes the record and sets no cookie, so only the session the request's
+   * cookie names can be saved (or ended).
    */
   async saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    if (reply === undefined) this.#checkSavableWithoutReply(request, session)
     const loaded = session[kLoaded]
     if (loaded !== undefined && session.identity !== null) {
       await this.#saveInTurn(request, reply, session, session.identity, { value: Buffer.from(loaded.text), version: loaded.version })
@@ -190,22 +204,23 @@ export abstract class StoreStorage extends AbstractStorage {
       if (state?.version === undefined) state = await this.#bounded('read', () => this.readRecord(key), deadline)
       const theirs = this.#liveRecord(state)
       if (typeof theirs === 'string') {
-        this.#dropSave(request, theirs)
+        this.#dropSave(request, session, theirs)
         return undefined
       }
       // A session emptied by delete()/clear() is a change like any other: its record stays
       // (empty), so a concurrent request's change to another key still lands. Only
       // invalidate(), newSession() and regenerate() end a record.
+      const revision = session[kRevision]
       const text = this.encodeRecord(this.sessionRecord(session, theirs), session)
       const expected: StoredRecord = state as StoredRecord
       const outcome = await this.#bounded('write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
       if (outcome.outcome === 'missing') {
-        this.#dropSave(request, LOGGED_OUT)
+        this.#dropSave(request, session, LOGGED_OUT)
         return undefined
       }
       if (outcome.outcome === 'stored') {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: outcome.version })
+        session[kSaved](id, { text, version: outcome.version }, revision)
         return { value: Buffer.from(text), version: outcome.version }
       }
       state = outcome.current === undefined ? { value: undefined, version: undefined } : outcome.current
@@ -228,20 +243,26 @@ export abstract class StoreStorage extends AbstractStorage {
     return this.isExpired(record) ? EXPIRED : record
   }
 
-  /** A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie. */
-  #dropSave (request: FastifyRequest, reason: LoadFailure): void {
+  /**
+   * A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie.
+   * The session becomes a new, empty one, as the next request with this cookie would load
+   * it: a handler that outlives the save (a websocket) sees the logout.
+   */
+  #dropSave (request: FastifyRequest, session: Session, reason: LoadFailure): void {
     request.log.debug({ cookieName: this.cookieName, reason },
       'fastify-sessions: the session changed under this request (logged out, replaced or expired); its changes were not saved')
+    session[kEnded]()
   }
 
   /** A session with no record of its own yet: create one under a new id, retire the old ones. */
   async #saveFresh (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    const revision = session[kRevision]
     if (session.empty) {
       // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
       // forever without maxAge). A new session never had a record of its own.
       await this.#deleteRecords(this.#staleIds(session, null))
       if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
-      session[kSaved](null, undefined)
+      session[kSaved](null, undefined, revision)
       return
     }
     const chosen = session.identity
@@ -270,7 +291,7 @@ export abstract class StoreStorage extends AbstractStorage {
       stale = []
       if (created) {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: undefined })
+        session[kSaved](id, { text, version: undefined }, revision)
         return
       }
       if (chosen !== null) {
@@ -279,6 +300,19 @@ export abstract class StoreStorage extends AbstractStorage {
     }
     throw new SessionIdentityError(`keyFactory returned ${MAX_NEW_ID_ATTEMPTS} ids in a row that already have a record; ` +
       'ids must be unique (no record was overwritten)')
+  }
+
+  /**
+   * Without a reply the client keeps the cookie it has, so only the session that cookie
+   * names can be saved (or ended): a session that needs a new id would be written
+   * where its client can never find it.
+   */
+  #checkSavableWithoutReply (request: FastifyRequest, session: Session): void {
+    if (session.empty || session.identity === this.loadCookie(request)) return
+    throw new SessionNotAvailableError(`${this.constructor.name} cannot save this session without a reply: it needs a new id ` +
+      '(a new session, newSession(), regenerate(), or data set after invalidate()), which only a Set-Cookie can give the client, ' +
+      'and no reply can carry one here (a websocket route, a hijacked or sent reply). Log in and out over HTTP; ' +
+      'a websocket can change and save the session its cookie names.')
   }
 
   async #deleteRecords (ids: readonly string[]): Promise<void> {

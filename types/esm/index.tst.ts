@@ -5,9 +5,9 @@
 import Fastify from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import sessionPlugin, {
-  AbstractStorage, Session, SimpleCookieStorage, fastifySessions, generateKey, getSession, newSession
+  AbstractStorage, Session, SessionNotAvailableError, SimpleCookieStorage, fastifySessions, generateKey, getSession, newSession, saveSession
 } from 'fastify-sessions'
-import type { JsonSafe, NotJson, SessionData, StorageOptions } from 'fastify-sessions'
+import type { JsonSafe, LoadFromCookieHeaderOptions, NotJson, SessionData, SessionLogger, StorageOptions } from 'fastify-sessions'
 import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
 import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
 import { RedisStorage } from 'fastify-sessions/storages/redis'
@@ -104,6 +104,14 @@ describe('request.session', () => {
     })
   })
 
+  test('saving now, where there is no reply (websocket routes)', () => {
+    app.get('/', async (request) => {
+      expect(request.saveSession()).type.toBe<Promise<void>>()
+      expect(saveSession(request)).type.toBe<Promise<void>>()
+      expect(request.saveSession(true)).type.toRaiseError()
+    })
+  })
+
   test('routes opt out with config.session', () => {
     expect(app.get('/health', { config: { session: false } }, async () => 'ok')).type.not.toRaiseError()
     expect(app.get('/health', { config: { session: 'no' } }, async () => 'ok')).type.toRaiseError()
@@ -181,6 +189,20 @@ describe('custom storages', () => {
     expect(app.register(sessionPlugin, new Custom({ cookieName: 'custom' }))).type.not.toRaiseError()
   })
 
+  test('saveSession gets no reply where none can carry a cookie', () => {
+    class ServerSide extends AbstractStorage {
+      override loadSession (): Session {
+        return this.newSession()
+      }
+
+      override saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
+        if (reply === undefined) throw new SessionNotAvailableError('a new id needs a reply')
+        this.saveCookie(reply, this.encodeSession(session), session.maxAge)
+      }
+    }
+    expect(app.register(sessionPlugin, new ServerSide())).type.not.toRaiseError()
+  })
+
   test('must implement both methods', () => {
     // @ts-expect-error Non-abstract class 'Incomplete' does not implement inherited abstract member saveSession
     class Incomplete extends AbstractStorage {
@@ -189,5 +211,25 @@ describe('custom storages', () => {
       }
     }
     expect(Incomplete).type.not.toBe<never>()
+  })
+})
+
+describe('loadSessionFromCookieHeader', () => {
+  const storage = new SimpleCookieStorage()
+
+  test('takes a Cookie header or undefined, and gives a promised Session', () => {
+    expect(storage.loadSessionFromCookieHeader('AIOHTTP_SESSION=x; theme=dark')).type.toBe<Promise<Session>>()
+    expect(storage.loadSessionFromCookieHeader(undefined)).type.toBe<Promise<Session>>()
+    expect(new RedisStorage(new Redis({ lazyConnect: true })).loadSessionFromCookieHeader('x')).type.toBe<Promise<Session>>()
+    expect(storage.loadSessionFromCookieHeader(42)).type.toRaiseError()
+  })
+
+  test('logs through Fastify\'s logger, or console, or nothing', () => {
+    expect(storage.loadSessionFromCookieHeader('x', { logger: app.log })).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', { logger: console })).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', {})).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', { logger: { warn () {} } })).type.toRaiseError()
+    expect<SessionLogger>().type.toBeAssignableFrom(app.log)
+    expect<LoadFromCookieHeaderOptions>().type.toBeAssignableFrom({ logger: undefined })
   })
 })
