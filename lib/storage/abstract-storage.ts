@@ -199,13 +199,16 @@ export abstract class AbstractStorage {
    */
   protected sessionRecord (session: Session, theirs?: RecordView): RecordView {
     const changes = session[kChanges]
-    const loaded = session[kLoaded]
-    const base = loaded === undefined ? undefined : this.readRecordView(loaded.text)
-    if (base !== undefined && typeof base !== 'string') {
-      return mergeRecord(changes, changedKeys(changes, base, this.#canonical), theirs ?? base)
-    }
-    const origin = changes.origin === undefined ? undefined : this.readRecordView(changes.origin)
-    return freshRecord(changes, typeof origin === 'string' ? undefined : origin, this.#canonical)
+    const base = this.#readableView(session[kLoaded]?.text)
+    if (base !== undefined) return mergeRecord(changes, changedKeys(changes, base, this.#canonical), theirs ?? base)
+    return freshRecord(changes, this.#readableView(changes.origin), this.#canonical)
+  }
+
+  /** The members of a record text, or undefined when there is none or it gives none. */
+  #readableView (text: string | undefined): RecordView | undefined {
+    if (text === undefined) return undefined
+    const view = this.readRecordView(text)
+    return typeof view === 'string' ? undefined : view
   }
 
   /**
@@ -242,6 +245,8 @@ export abstract class AbstractStorage {
     try {
       text = record === undefined ? this.encoder({}) : this.#writeRecord(record)
     } catch (error) {
+      // Writing members knows which one has no JSON form: that is the whole story.
+      if (error instanceof SessionEncodingError) throw error
       // The encoder's own error goes in `cause`, not in the message: loggers (pino's
       // err serializer) append the cause's message, so it shows once, not twice.
       throw new SessionEncodingError(`the session could not be encoded: ${this.#whyNotEncoded(session)}`, { cause: error })
@@ -363,7 +368,9 @@ function * memberTexts (members: ReadonlyMap<string, unknown>): Iterable<readonl
     }
     const text: unknown = JSON.stringify(member)
     // set() refuses what JSON cannot hold, but a value can still change in place after it.
-    if (typeof text !== 'string') throw new TypeError(`the value of ${keyLiteral(key)} has no JSON form`)
+    if (typeof text !== 'string') {
+      throw new SessionEncodingError(`the session could not be encoded: the value of ${keyLiteral(key)} has no JSON form (its toJSON() returned nothing)`)
+    }
     yield [key, text]
   }
 }
