@@ -2,8 +2,8 @@
 // loaded here and the package stays an optional peer dependency.
 import type { Client } from 'memjs'
 import { nowSeconds } from '../lib/clock.js'
-import { SessionConfigError, describeType } from '../lib/errors.js'
-import { MemcachedBinaryClient, isMemjsClient } from '../lib/storage/memcached-binary.js'
+import { SessionConfigError, SessionTooLargeError, describeType } from '../lib/errors.js'
+import { MemcachedBinaryClient, MemcachedTooLargeError, isMemjsClient } from '../lib/storage/memcached-binary.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 import type { MemjsClient } from '../lib/storage/memcached-binary.js'
@@ -58,12 +58,22 @@ export class MemcachedStorage extends StoreStorage {
   }
 
   protected writeRecord (key: string, value: string, maxAge: number | undefined): Promise<void> {
-    return this.#memcached.set(key, value, memcachedExptime(maxAge, nowSeconds()))
+    return this.#memcached.set(key, value, memcachedExptime(maxAge, nowSeconds())).catch(tooLargeAsSessionError)
   }
 
   protected deleteRecord (key: string): Promise<boolean> {
     return this.#memcached.delete(key)
   }
+}
+
+/**
+ * Memcached refusing a record over its item size limit (its `-I`, when it is below
+ * `maxRecordBytes`) is the session's size, not an outage: the same SessionTooLargeError
+ * (500) as a record over `maxRecordBytes`, rather than a 503 that sends people looking
+ * for a failed server. Memcached does not say its limit.
+ */
+function tooLargeAsSessionError (error: unknown): never {
+  throw error instanceof MemcachedTooLargeError ? new SessionTooLargeError(error.size, undefined, 'record', 'Memcached') : error
 }
 
 function checkMemjsClient (client: unknown): MemjsClient {
