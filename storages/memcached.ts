@@ -42,7 +42,9 @@ export function memcachedExptime (maxAge: number | undefined, now: number): numb
  * Records are read and written with memcached's binary protocol over the client's own
  * connections (the server for each key is the one memjs picks), as raw bytes with
  * flags 0 whatever serializer the client has; a connection that failed or timed out is
- * reset rather than reused (see lib/storage/memcached-binary.ts).
+ * reset rather than reused (see lib/storage/memcached-binary.ts). A record memcached
+ * refuses as over its item size limit is a SessionTooLargeError (500), as one over
+ * `maxRecordBytes` is, never a 503.
  */
 export class MemcachedStorage extends StoreStorage {
   protected readonly storeName = 'Memcached'
