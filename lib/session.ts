@@ -1,7 +1,7 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { readMaxAge } from './storage/options.js'
-import { kChanged, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { kChanged, kChanges, kLoaded, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
 
@@ -33,6 +33,34 @@ export type SessionKey = keyof SessionData & string
 export type SessionValue<K extends SessionKey, V = SessionData[K]> =
   unknown extends SessionData[K] ? JsonSafe<V> : JsonSafe<SessionData[K]>
 
+/**
+ * The stored form a session was loaded from: the base of the three-way merge that
+ * keeps concurrent requests from undoing each other's changes. Internal.
+ */
+export interface LoadedRecord {
+  /** The envelope text as it was read. */
+  readonly text: string
+  /** The store's version of the record (Redis: its bytes; Memcached: its CAS); undefined for cookies. */
+  readonly version?: unknown
+}
+
+/** What a request did to its session since it was loaded (or last saved). Internal. */
+export interface SessionChanges {
+  /** Keys passed to `set`/`delete`, or removed by `clear`. */
+  readonly touched: ReadonlySet<string>
+  /** True after `changed()`: a loaded value may have been edited in place. */
+  readonly editedInPlace: boolean
+  /** The data as it stands now. */
+  readonly data: ReadonlyMap<string, unknown>
+  /** `created` as it stands now. */
+  readonly created: number
+  /**
+   * The envelope text the data was loaded from, kept through `regenerate()` (which drops
+   * the merge base): a key kept untouched is written back as the text it was read as.
+   */
+  readonly origin: string | undefined
+}
+
 export interface SessionInit {
   /** The storage key (Redis/Memcached id), or null. */
   identity?: string | null | undefined
@@ -61,6 +89,10 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   #maxAge: number | undefined
   #changed = false
   #staleIdentities: string[] = []
+  #loaded: LoadedRecord | undefined
+  #origin: string | undefined
+  #touched = new Set<string>()
+  #editedInPlace = false
 
   constructor (init: SessionInit = {}) {
     this.#data = toMap(init.data)
@@ -83,6 +115,39 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Identities given up by `invalidate()`/`regenerate()`/`newSession()`, to delete on save. Internal. */
   get [kStaleIdentities] (): string[] {
     return this.#staleIdentities
+  }
+
+  /**
+   * The record this session was loaded from, or undefined for a new session and after
+   * `invalidate()`/`regenerate()` (everything it holds is then this request's). Internal.
+   */
+  get [kLoaded] (): LoadedRecord | undefined {
+    return this.#loaded
+  }
+
+  set [kLoaded] (loaded: LoadedRecord | undefined) {
+    this.#loaded = loaded
+    this.#origin = loaded?.text
+  }
+
+  /** What changed since the load: what a save merges into the record as it stands. Internal. */
+  get [kChanges] (): SessionChanges {
+    return { touched: this.#touched, editedInPlace: this.#editedInPlace, data: this.#data, created: this.#created, origin: this.#origin }
+  }
+
+  /**
+   * Records a successful save: the session now is `loaded` (the record as written) under
+   * `identity`, with nothing left to save until it changes again. Internal.
+   */
+  [kSaved] (identity: string | null, loaded: LoadedRecord | undefined): void {
+    this.#identity = identity
+    this.#isNew = identity === null ? this.#isNew : false
+    this.#loaded = loaded
+    this.#origin = loaded?.text
+    this.#touched = new Set()
+    this.#editedInPlace = false
+    this.#staleIdentities = []
+    this.#changed = false
   }
 
   get [kSessionBrand] (): true {
@@ -142,7 +207,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
       throw new SessionEncodingError(`session.set(${keyLiteral(key)}, …): ${describeNonJsonValue(problem)}`)
     }
     this.#data.set(key, value)
-    this.#touch()
+    this.#touch(key)
     return this
   }
 
@@ -153,13 +218,14 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Removes a key; returns whether it was there. Only a removal marks the session changed. */
   delete (key: SessionKey): boolean {
     const existed = this.#data.delete(key)
-    if (existed) this.#touch()
+    if (existed) this.#touch(key)
     return existed
   }
 
   /** Removes every key. Clearing an empty session changes nothing. */
   clear (): void {
     if (this.#data.size === 0) return
+    for (const key of this.#data.keys()) this.#touched.add(key)
     this.#data.clear()
     this.#touch()
   }
@@ -190,6 +256,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Marks the session changed; call it after mutating a nested value in place. */
   changed (): void {
     this.#changed = true
+    this.#editedInPlace = true
   }
 
   /**
@@ -230,14 +297,20 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#changed = true
   }
 
-  #touch (): void {
+  #touch (key?: string): void {
+    if (key !== undefined) this.#touched.add(key)
     this.#changed = true
     this.#created = nowSeconds()
   }
 
+  /**
+   * Gives up the identity (its record is deleted on save) and the loaded record with it:
+   * whatever the session holds from now on is this request's, written under a new id.
+   */
   #retireIdentity (): void {
     if (this.#identity !== null) this.#staleIdentities.push(this.#identity)
     this.#identity = null
+    this.#loaded = undefined
   }
 
   /** Shows the metadata and the keys, never the values (which may be secrets). */

@@ -12,6 +12,15 @@ export const kChanged: unique symbol = Symbol.for('fastify-sessions.changed')
 /** On a Session: identities whose server-side records must be deleted when it is saved. */
 export const kStaleIdentities: unique symbol = Symbol.for('fastify-sessions.staleIdentities')
 
+/** On a Session: the record it was loaded from (text and store version), the base of the merge on save. */
+export const kLoaded: unique symbol = Symbol.for('fastify-sessions.loaded')
+
+/** On a Session: what the request changed since the load (keys set or deleted, in-place edits). */
+export const kChanges: unique symbol = Symbol.for('fastify-sessions.changes')
+
+/** On a Session: marks it saved (under an identity, as a record): the next save merges from there. */
+export const kSaved: unique symbol = Symbol.for('fastify-sessions.saved')
+
 /** On a request: the loaded Session, or null until it is needed. */
 export const kSession: unique symbol = Symbol.for('fastify-sessions.request.session')
 

@@ -5,8 +5,8 @@ import { nowSeconds } from '../lib/clock.js'
 import { SessionConfigError, SessionTooLargeError, describeType } from '../lib/errors.js'
 import { MemcachedBinaryClient, MemcachedTooLargeError, isMemjsClient } from '../lib/storage/memcached-binary.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
-import type { StoreStorageOptions } from '../lib/storage/store-storage.js'
-import type { MemjsClient } from '../lib/storage/memcached-binary.js'
+import type { ReplaceOutcome, StoreStorageOptions, StoredRecord } from '../lib/storage/store-storage.js'
+import type { MemcachedCas, MemjsClient } from '../lib/storage/memcached-binary.js'
 
 export type { StoreStorageOptions } from '../lib/storage/store-storage.js'
 
@@ -55,12 +55,23 @@ export class MemcachedStorage extends StoreStorage {
     this.#memcached = new MemcachedBinaryClient(checkMemjsClient(client), { timeout: this.timeout })
   }
 
-  protected async readRecord (key: string): Promise<Buffer | null> {
-    return (await this.#memcached.get(key))?.value ?? null
+  protected async readRecord (key: string): Promise<StoredRecord | null> {
+    // The CAS is the version: any write since (ours, another app's, Python's) changes it.
+    const item = await this.#memcached.get(key)
+    return item === null ? null : { value: item.value, version: item.cas }
   }
 
-  protected writeRecord (key: string, value: string, maxAge: number | undefined): Promise<void> {
-    return this.#memcached.set(key, value, memcachedExptime(maxAge, nowSeconds())).catch(tooLargeAsSessionError)
+  protected async createRecord (key: string, value: string, maxAge: number | undefined): Promise<boolean> {
+    const outcome = await this.#memcached.add(key, value, memcachedExptime(maxAge, nowSeconds())).catch(tooLargeAsSessionError)
+    return outcome === 'stored'
+  }
+
+  protected async replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
+    const outcome = await this.#memcached.compareAndSet(key, value, memcachedExptime(maxAge, nowSeconds()), expected.version as MemcachedCas)
+      .catch(tooLargeAsSessionError)
+    // Memcached does not say what the record holds after a mismatch: the save reads it again.
+    if (outcome === 'changed' || outcome === 'missing') return { outcome }
+    return { outcome: 'stored' }
   }
 
   protected deleteRecord (key: string): Promise<boolean> {

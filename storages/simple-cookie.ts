@@ -11,7 +11,11 @@ import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options
  * and the Python side reads the same text.
  */
 function asciiJson (envelope: SessionEnvelope): string {
-  return JSON.stringify(envelope).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
+  return escapeNonAscii(JSON.stringify(envelope))
+}
+
+function escapeNonAscii (json: string): string {
+  return json.replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
 }
 
 /**
@@ -35,6 +39,11 @@ export class SimpleCookieStorage extends CookieStorage {
 
   protected override optionSchema (): OptionSchema<CookieStorageSettings> {
     return SIMPLE_COOKIE_OPTIONS
+  }
+
+  /** Members kept as read, the rest escaped to ASCII like the default encoder's output. */
+  protected override envelopeText (created: number, members: Iterable<readonly [string, string]>): string {
+    return escapeNonAscii(super.envelopeText(created, members))
   }
 
   protected openCookie (value: string): OpenedCookie | LoadFailure {

@@ -104,6 +104,17 @@ t.test('a record memcached refuses as over its item size limit is a SessionTooLa
 
   const next = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   t.equal(next.statusCode, 200, 'the store answered: the refusal did not count as a store failure')
+
+  // The same refusal of a compare-and-set (a loaded session grown too big): a 500, the
+  // record as it was, and still no store failure counted.
+  const cookie = cookiePair(next)
+  const grown = await app.inject({ method: 'POST', url: '/big', headers: { cookie } })
+  t.equal(grown.statusCode, 500)
+  t.match(grown.json(), { code: 'FST_SESSIONS_TOO_LARGE', message: /^fastify-sessions: Memcached refused the \d+-byte session record/ })
+  t.same(setCookies(grown), [])
+  const read = await app.inject({ method: 'GET', url: '/read', headers: { cookie } })
+  t.equal(read.statusCode, 200, 'the store answered: the refusal did not count as a store failure')
+  t.same(read.json().data, { a: 1 }, 'the record is as it was')
 })
 
 t.test('records are raw bytes with flags 0, whatever serializer the client has', async (t) => {

@@ -11,7 +11,10 @@ import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, keyLiteral, keyPath } from '../session.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
-import { kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { scanEnvelope, writeEnvelope } from '../wire/raw-envelope.js'
+import { kChanges, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { RawJson, changedKeys, freshRecord, mergeRecord } from './record-merge.js'
+import type { RecordView } from './record-merge.js'
 
 export type { SessionEnvelope } from '../wire/envelope.js'
 
@@ -46,15 +49,23 @@ export abstract class AbstractStorage {
   /** The options, checked and normalised once, with their defaults (frozen). */
   protected readonly settings: StorageSettings
   readonly #setCookie: SetCookieBuilder
+  /**
+   * True with the default encoder and decoder: stored members are then kept as the JSON
+   * text they were read as, so what a request did not change is written back byte for
+   * byte. A custom codec sees decoded values (its format need not even be JSON).
+   */
+  readonly #keepsRawMembers: boolean
 
   constructor (options: StorageOptions = {}) {
-    this.settings = readOptions(this.optionSchema(), options, this.constructor.name)
+    const schema = this.optionSchema()
+    this.settings = readOptions(schema, options, this.constructor.name)
     this.cookieName = this.settings.cookieName
     this.maxAge = this.settings.maxAge
     this.cookieOptions = cookieAttributes(this.settings)
     this.encoder = this.settings.encoder
     this.decoder = this.settings.decoder
     this.#setCookie = new SetCookieBuilder(this.cookieName, this.cookieOptions)
+    this.#keepsRawMembers = this.encoder === schema.table.encoder.default && this.decoder === schema.table.decoder.default
   }
 
   /**
@@ -97,12 +108,64 @@ export abstract class AbstractStorage {
     reply.header('set-cookie', this.#setCookie.deletion())
   }
 
-  /** The envelope text of a session: `{"created":…,"session":{…}}`, or `{}` when empty. */
+  /**
+   * The envelope text of a session: `{"created":…,"session":{…}}`, or `{}` when empty.
+   * A loaded session is written as the record it was loaded from with this request's
+   * changes applied, so the keys it did not change keep their stored bytes.
+   */
   protected encodeSession (session: Session): string {
-    const envelope: SessionEnvelope = session.empty ? {} : { created: session.created, session: session.toJSON() }
+    return this.encodeRecord(session.empty ? undefined : this.sessionRecord(session), session)
+  }
+
+  /**
+   * What saving `session` writes over the record it was loaded from (as `theirs`, the
+   * record as it stands now; by default the loaded record itself): a three-way merge
+   * (see `record-merge.ts`). Without a loaded record, the session's data alone.
+   */
+  protected sessionRecord (session: Session, theirs?: RecordView): RecordView {
+    const changes = session[kChanges]
+    const loaded = session[kLoaded]
+    const base = loaded === undefined ? undefined : this.readRecordView(loaded.text)
+    if (base !== undefined && typeof base !== 'string') {
+      return mergeRecord(changes, changedKeys(changes, base, this.#canonical), theirs ?? base)
+    }
+    const origin = changes.origin === undefined ? undefined : this.readRecordView(changes.origin)
+    return freshRecord(changes, typeof origin === 'string' ? undefined : origin, this.#canonical)
+  }
+
+  /**
+   * Envelope text as members: with the default codec each member's exact JSON text
+   * (`RawJson`), else the decoded values. No expiry is applied (see `isExpired`).
+   */
+  protected readRecordView (text: string): RecordView | LoadFailure {
+    if (this.#keepsRawMembers) {
+      const scanned = scanEnvelope(text)
+      if (typeof scanned === 'string') return scanned
+      const members = new Map<string, unknown>()
+      for (const [key, raw] of scanned.members) members.set(key, new RawJson(raw))
+      return { created: scanned.created ?? nowSeconds(), members }
+    }
+    let envelope: unknown
+    try {
+      envelope = this.decoder(text)
+    } catch {
+      return UNDECODABLE
+    }
+    const loaded = readEnvelope(envelope, undefined, nowSeconds())
+    if (typeof loaded === 'string') return loaded
+    return { created: loaded.created, members: new Map(Object.entries(loaded.data)) }
+  }
+
+  /** True when a record this old is past the storage's maxAge (aiohttp's rule: `now - created > maxAge`). */
+  protected isExpired (record: RecordView): boolean {
+    return this.maxAge !== undefined && nowSeconds() - record.created > this.maxAge
+  }
+
+  /** The text of a record (`{}` for undefined: an empty session), through the encoder. */
+  protected encodeRecord (record: RecordView | undefined, session: Session): string {
     let text: unknown
     try {
-      text = this.encoder(envelope)
+      text = record === undefined ? this.encoder({}) : this.#writeRecord(record)
     } catch (error) {
       // The encoder's own error goes in `cause`, not in the message: loggers (pino's
       // err serializer) append the cause's message, so it shows once, not twice.
@@ -112,6 +175,30 @@ export abstract class AbstractStorage {
       throw new SessionEncodingError(`the encoder must return a string; it returned ${describeType(text)}`)
     }
     return text
+  }
+
+  /**
+   * The envelope text of members given as JSON texts, with the default encoder. Simple
+   * cookies override it to escape non-ASCII as Python does.
+   */
+  protected envelopeText (created: number, members: Iterable<readonly [string, string]>): string {
+    return writeEnvelope(created, members)
+  }
+
+  #writeRecord (record: RecordView): string {
+    if (this.#keepsRawMembers) return this.envelopeText(record.created, memberTexts(record.members))
+    const session: Record<string, unknown> = Object.create(null)
+    for (const [key, value] of record.members) session[key] = value
+    return this.encoder({ created: record.created, session })
+  }
+
+  /** Canonical JSON of a member, to tell a value edited in place from one read and left as it was. */
+  readonly #canonical = (member: unknown): string | undefined => {
+    try {
+      return JSON.stringify(member instanceof RawJson ? this.decoder(member.text) : member)
+    } catch {
+      return undefined
+    }
   }
 
   /**
@@ -142,16 +229,19 @@ export abstract class AbstractStorage {
    * Turns envelope text into a session, applying aiohttp-session's rules (see
    * `readEnvelope`). Returns the reason instead when the text gives no session.
    */
-  protected decodeSession (text: string, identity: string | null = null): Session | LoadFailure {
+  protected decodeSession (text: string, identity: string | null = null, version?: unknown): Session | LoadFailure {
     let envelope: unknown
     try {
       envelope = this.decoder(text)
     } catch {
-      return 'the payload could not be decoded (not JSON?)'
+      return UNDECODABLE
     }
     const loaded = readEnvelope(envelope, this.maxAge, nowSeconds())
     if (typeof loaded === 'string') return loaded
-    return new Session({ identity, data: loaded.data, isNew: false, created: loaded.created, maxAge: this.maxAge })
+    const session = new Session({ identity, data: loaded.data, isNew: false, created: loaded.created, maxAge: this.maxAge })
+    // The base of the merge when it is saved, and the source of its untouched members' bytes.
+    session[kLoaded] = { text, version }
+    return session
   }
 
   /**
@@ -170,6 +260,23 @@ export abstract class AbstractStorage {
   /** Identities that `invalidate()`, `regenerate()` or `newSession()` gave up, for deletion on save. */
   protected staleIdentities (session: Session): readonly string[] {
     return session[kStaleIdentities]
+  }
+}
+
+/** Why envelope text gave no session: the decoder refused it. */
+const UNDECODABLE: LoadFailure = 'the payload could not be decoded (not JSON?)'
+
+/** Members as JSON texts: a kept text as it is, a value as JSON.stringify writes it. */
+function * memberTexts (members: ReadonlyMap<string, unknown>): Iterable<readonly [string, string]> {
+  for (const [key, member] of members) {
+    if (member instanceof RawJson) {
+      yield [key, member.text]
+      continue
+    }
+    const text: unknown = JSON.stringify(member)
+    // set() refuses what JSON cannot hold, but a value can still change in place after it.
+    if (typeof text !== 'string') throw new TypeError(`the value of ${keyLiteral(key)} has no JSON form`)
+    yield [key, text]
   }
 }
 

@@ -83,7 +83,6 @@ export interface MemcachedItem {
 
 export type AddOutcome = 'stored' | 'exists'
 export type CompareAndSetOutcome = 'stored' | 'changed' | 'missing'
-export type CompareAndDeleteOutcome = 'deleted' | 'changed' | 'missing'
 
 export interface MemcachedBinaryOptions {
   /** Milliseconds an operation may take, connecting included; then its server's connection is reset. */
@@ -252,12 +251,6 @@ export class MemcachedBinaryClient {
     return conditionalOutcome(expectStatus(await this.#perform(key, request), request, CONDITIONAL_STATUSES), 'stored')
   }
 
-  /** Deletes the item only if it still has the CAS `cas`. */
-  async compareAndDelete (key: string, cas: MemcachedCas): Promise<CompareAndDeleteOutcome> {
-    const request = { opcode: OPCODE.DELETE, key: Buffer.from(key), extras: NO_BYTES, value: NO_BYTES, cas: checkCas(cas) }
-    return conditionalOutcome(expectStatus(await this.#perform(key, request), request, CONDITIONAL_STATUSES), 'deleted')
-  }
-
   /** Deletes the item; false when there was none. */
   async delete (key: string): Promise<boolean> {
     const request = { opcode: OPCODE.DELETE, key: Buffer.from(key), extras: NO_BYTES, value: NO_BYTES, cas: 0n }
@@ -369,7 +362,7 @@ function checkCas (cas: MemcachedCas): MemcachedCas {
   return cas
 }
 
-function conditionalOutcome<T extends 'stored' | 'deleted'> (status: number, done: T): T | 'changed' | 'missing' {
+function conditionalOutcome<T extends 'stored'> (status: number, done: T): T | 'changed' | 'missing' {
   if (status === STATUS.OK) return done
   return status === STATUS.EXISTS ? 'changed' : 'missing'
 }

@@ -286,7 +286,7 @@ export function readMaxAge (value: unknown, name: string): number | undefined {
  * option): an object with the `members` the storage uses, of the kinds listed. It is
  * duck-typed because the application brings its own copy of the client's package.
  */
-export function readClient<Client> (client: unknown, members: Readonly<Record<string, 'function' | 'string' | 'array'>>, expected: string): Client {
+export function readClient<Client> (client: unknown, members: Readonly<Record<string, 'function' | 'string'>>, expected: string): Client {
   if (typeof client === 'object' && client !== null &&
     Object.entries(members).every(([member, kind]) => isOfKind((client as Record<string, unknown>)[member], kind))) {
     return client as Client
@@ -294,8 +294,7 @@ export function readClient<Client> (client: unknown, members: Readonly<Record<st
   throw new SessionConfigError(`${expected}; got ${describeType(client)}`)
 }
 
-function isOfKind (value: unknown, kind: 'function' | 'string' | 'array'): boolean {
-  if (kind === 'array') return Array.isArray(value)
+function isOfKind (value: unknown, kind: 'function' | 'string'): boolean {
   if (kind === 'string') return typeof value === 'string'
   return typeof value === 'function'
 }

@@ -6,30 +6,67 @@ import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import type { Permit, Refusal, StateChange } from './circuit-breaker.js'
-import { UNKNOWN_ID } from '../load-failure.js'
+import type { RecordView } from './record-merge.js'
+import { EXPIRED, UNKNOWN_ID } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kLoadsNothingWithoutCookie } from '../symbols.js'
+import { kLoaded, kLoadsNothingWithoutCookie, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
+
+/** A record as the store holds it: its bytes, and the version a compare-and-set checks. */
+export interface StoredRecord {
+  /** The record's bytes as the client returned them (checked to be UTF-8 bytes before use). */
+  readonly value: unknown
+  /** What tells this state of the record from any later one (Redis: the bytes; Memcached: the CAS). */
+  readonly version: unknown
+}
+
+/** What a compare-and-set found: written, the record changed since (and what it holds now, when known), or gone. */
+export type ReplaceOutcome =
+  | { readonly outcome: 'stored', readonly version?: unknown }
+  | { readonly outcome: 'changed', readonly current?: StoredRecord | null }
+  | { readonly outcome: 'missing' }
+
+/**
+ * How many times a save tries to write before it gives up (all within `timeout`). A
+ * failed attempt means another save of the session succeeded meanwhile, so when N
+ * requests of one session save at once, each needs at most N attempts: 32 covers what
+ * a browser sends at once (HTTP/1.1 opens 6 connections per host; an HTTP/2 page more).
+ * Losing more races than that in a row means something rewrites the record
+ * continuously, and the request fails (503) rather than spin.
+ */
+export const MAX_SAVE_ATTEMPTS = 32
+
+/** How many fresh ids a new session tries when the key factory returns ids that exist. */
+export const MAX_NEW_ID_ATTEMPTS = 3
 
 /**
  * The base of storages that keep the session in a server (Redis, Memcached) and only
  * its id in the cookie, with aiohttp-session's layout: the record key is
  * `${cookieName}_${id}` and the value is the JSON envelope.
  *
- * A request with a cookie costs exactly one read, a request without one none. Every
- * operation is bounded by `timeout`: a slow or unreachable server fails the request
- * with a `SessionStorageError` (HTTP 503) instead of hanging it, and the client never
- * gets a cookie for a write that did not happen. After `circuitBreaker.failureThreshold`
- * failures in a row, requests fail at once, without sending the store anything, until a
- * probe after the cool-down finds it back (see circuit-breaker.ts). Records are bounded
- * by `maxRecordBytes`, both ways.
+ * A request with a cookie costs exactly one read, a request without one none, and a
+ * save one write. Every operation is bounded by `timeout`: a slow or unreachable server
+ * fails the request with a `SessionStorageError` (HTTP 503) instead of hanging it, and
+ * the client never gets a cookie for a write that did not happen. After
+ * `circuitBreaker.failureThreshold` store failures in a row, requests fail at once,
+ * without sending the store anything, until a probe after the cool-down finds it back
+ * (see circuit-breaker.ts). Records are bounded by `maxRecordBytes`, both ways.
  *
- * Subclasses implement the three record operations for their client.
+ * **Concurrent requests.** A save never writes blindly over the record. It applies what
+ * the request changed to the record as it stands (a three-way merge, keys as opaque
+ * values) and writes it only if nobody wrote in between (a compare-and-set), else merges
+ * again. So overlapping requests that change different keys all keep their changes, and
+ * for one key the request that saves last wins. A record that is gone, emptied (`{}`,
+ * aiohttp's logout) or expired when a request saves means a concurrent request logged the
+ * session out or replaced its id: that save is dropped, without a Set-Cookie, so a logout
+ * is never undone. New ids are created only where no record exists.
+ *
+ * Subclasses implement the record operations for their client.
  */
 export abstract class StoreStorage extends AbstractStorage {
   override readonly [kLoadsNothingWithoutCookie] = true
@@ -61,13 +98,19 @@ export abstract class StoreStorage extends AbstractStorage {
     return STORE_STORAGE_OPTIONS
   }
 
-  /** The record's bytes under `key`, or null/undefined when there is none. */
-  protected abstract readRecord (key: string): Promise<unknown>
+  /** The record under `key` (its bytes and version), or null/undefined when there is none. */
+  protected abstract readRecord (key: string): Promise<StoredRecord | null | undefined>
 
-  /** Stores `value` under `key`, expiring after `maxAge` seconds (never when undefined). */
-  protected abstract writeRecord (key: string, value: string, maxAge: number | undefined): Promise<unknown>
+  /** Creates the record only if `key` holds none: true when created, false when one exists. */
+  protected abstract createRecord (key: string, value: string, maxAge: number | undefined): Promise<boolean>
 
-  /** Deletes the record under `key`; a missing record is not an error. */
+  /**
+   * Replaces the record under `key` by `value`, expiring after `maxAge` seconds (never when
+   * undefined), only if it is still at `expected`'s version.
+   */
+  protected abstract replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome>
+
+  /** Deletes the record under `key`, whatever it holds; a missing record is not an error. */
   protected abstract deleteRecord (key: string): Promise<unknown>
 
   /**
@@ -94,42 +137,150 @@ export abstract class StoreStorage extends AbstractStorage {
 
   async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
     const stored = await this.#bounded(request.log, 'read', () => this.readRecord(this.recordKey(id)))
-    const record = recordText(stored, this.#maxRecordBytes)
+    const record = recordText(stored?.value, this.#maxRecordBytes)
     if (typeof record === 'string') return this.rejectSession(request, record)
-    const session = this.decodeSession(record.text, id)
+    // Another application may have written it: decoding megabytes per request is the harm
+    // the limit is there to prevent.
+    if ('oversize' in record) {
+      return this.rejectSession(request, `the stored record is ${record.oversize} bytes, over maxRecordBytes (${this.#maxRecordBytes})`)
+    }
+    const session = this.decodeSession(record.text, id, stored?.version)
     return typeof session === 'string' ? this.rejectSession(request, session) : session
   }
 
   /**
-   * Writes the session, deleting the records of the identities it gave up (newSession,
-   * regenerate, invalidate: the session-fixation guard), and sets or clears the cookie
-   * only once the store has confirmed, so a failed write never leaves the client
-   * holding an id that points nowhere.
+   * Writes the session and sets or clears the cookie, only once the store has confirmed,
+   * so a failed write never leaves the client holding an id that points nowhere.
+   *
+   * A session loaded from a record is merged into that record as it stands (see the class
+   * comment); a new session, or one that gave up its identity (`newSession()`,
+   * `regenerate()`, `invalidate()`), is written under a new id that no record has, and the
+   * records of the identities it gave up are deleted (the session-fixation guard).
    */
-  async saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): Promise<void> {
+  async saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    const loaded = session[kLoaded]
+    if (loaded !== undefined && session.identity !== null) {
+      await this.#saveLoaded(request, reply, session, session.identity, { value: Buffer.from(loaded.text), version: loaded.version })
+    } else {
+      await this.#saveFresh(request, reply, session)
+    }
+  }
+
+  /**
+   * The compare-and-set loop: merge this request's changes into the record as it stands,
+   * write if it did not change meanwhile, else merge into what it holds now. `current`
+   * starts as the record the session was loaded from (no extra read on the happy path).
+   */
+  async #saveLoaded (request: FastifyRequest, reply: FastifyReply | undefined, session: Session, id: string, current: StoredRecord): Promise<void> {
+    const key = this.recordKey(id)
+    const deadline = performance.now() + this.timeout
+    let state: StoredRecord | null | undefined = current
+    for (let attempt = 1; attempt <= MAX_SAVE_ATTEMPTS; attempt++) {
+      // The version is unknown after a write whose client does not report one (Memcached):
+      // read the record again before comparing.
+      if (state?.version === undefined) state = await this.#bounded(request.log, 'read', () => this.readRecord(key), deadline)
+      const theirs = this.#liveRecord(state)
+      if (typeof theirs === 'string') {
+        this.#dropSave(request, theirs)
+        return
+      }
+      // A session emptied by delete()/clear() is a change like any other: its record stays
+      // (empty), so a concurrent request's change to another key still lands. Only
+      // invalidate(), newSession() and regenerate() end a record.
+      const text = this.encodeRecord(this.sessionRecord(session, theirs), session)
+      // The merged record, which holds what concurrent writers added too: it can be over
+      // the limit even though this request's own changes are small.
+      this.#checkRecordSize(text)
+      const expected: StoredRecord = state as StoredRecord
+      // A `changed` or `missing` answer is the store working (for the breaker, a success):
+      // only failures and timeouts count against it.
+      const outcome = await this.#bounded(request.log, 'write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
+      if (outcome.outcome === 'missing') {
+        this.#dropSave(request, LOGGED_OUT)
+        return
+      }
+      if (outcome.outcome === 'stored') {
+        if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
+        session[kSaved](id, { text, version: outcome.version })
+        return
+      }
+      state = outcome.current === undefined ? { value: undefined, version: undefined } : outcome.current
+    }
+    throw new SessionStorageError(`the session write on ${this.storeName} lost ${MAX_SAVE_ATTEMPTS} races in a row to concurrent writes of the same session`)
+  }
+
+  /**
+   * The record as it stands, if it is still a live session; otherwise why this request's
+   * save must be dropped: the record is gone, emptied (`{}`: aiohttp-session's logout) or
+   * expired, i.e. a concurrent request logged the session out or replaced its id (or it
+   * timed out), and writing it again would undo that.
+   *
+   * A record another writer made bigger than `maxRecordBytes` meanwhile is not decoded
+   * (the cost the limit prevents) and not written back: any merge that keeps it would be
+   * over the limit too, so the save fails as too large and the record stays as it is.
+   */
+  #liveRecord (state: StoredRecord | null | undefined): RecordView | LoadFailure {
+    if (state === null || state === undefined) return LOGGED_OUT
+    const bytes = recordText(state.value, this.#maxRecordBytes)
+    if (typeof bytes === 'string') return bytes === UNKNOWN_ID ? LOGGED_OUT : bytes
+    if ('oversize' in bytes) throw new SessionTooLargeError(bytes.oversize, this.#maxRecordBytes, 'record')
+    const record = this.readRecordView(bytes.text)
+    if (typeof record === 'string') return record
+    return this.isExpired(record) ? EXPIRED : record
+  }
+
+  /** A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie. */
+  #dropSave (request: FastifyRequest, reason: LoadFailure): void {
+    request.log.debug({ cookieName: this.cookieName, reason },
+      'fastify-sessions: the session changed under this request (logged out, replaced or expired); its changes were not saved')
+  }
+
+  /** A session with no record of its own yet: create one under a new id, retire the old ones. */
+  async #saveFresh (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
     if (session.empty) {
       // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
       // forever without maxAge). A new session never had a record of its own.
-      const doomed = session.identity !== null && !session.isNew ? [session.identity] : []
-      await this.#deleteRecords(request.log, this.#staleIds(session, doomed, null))
-      if (this.loadCookie(request) !== undefined) this.deleteCookie(reply)
+      await this.#deleteRecords(request.log, this.#staleIds(session, null))
+      if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
+      session[kSaved](null, undefined)
       return
     }
-    const id = session.identity ?? this.#newId()
-    if (session.identity !== null) {
-      const invalid = this.#checkId(id)
+    const chosen = session.identity
+    if (chosen !== null) {
+      const invalid = this.#checkId(chosen)
       if (invalid !== undefined) {
         throw new SessionIdentityError(`the session identity cannot be a ${this.storeName} record id: ${invalid}`)
       }
     }
     const text = this.encodeSession(session)
     this.#checkRecordSize(text)
-    const stale = this.#staleIds(session, [], id)
-    await this.#bounded(request.log, 'write', () => Promise.all([
-      this.writeRecord(this.recordKey(id), text, session.maxAge),
-      ...stale.map((staleId) => this.deleteRecord(this.recordKey(staleId)))
-    ]))
-    this.saveCookie(reply, id, session.maxAge)
+    const deadline = performance.now() + this.timeout
+    let stale = this.#staleIds(session, chosen)
+    if (chosen !== null && this.staleIdentities(session).includes(chosen)) {
+      // setNewIdentity() chose the id this session gives up: that record is ours to
+      // replace. It goes first, so the create below finds the key free.
+      await this.#bounded(request.log, 'delete', () => this.deleteRecord(this.recordKey(chosen)), deadline)
+    }
+    for (let attempt = 1; attempt <= MAX_NEW_ID_ATTEMPTS; attempt++) {
+      const id = chosen ?? this.#newId()
+      const key = this.recordKey(id)
+      const deletions = stale.map((staleId) => this.recordKey(staleId))
+      const [created] = await this.#bounded(request.log, 'write', () => Promise.all([
+        this.createRecord(key, text, session.maxAge),
+        ...deletions.map((staleKey) => this.deleteRecord(staleKey))
+      ]), deadline)
+      stale = []
+      if (created) {
+        if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
+        session[kSaved](id, { text, version: undefined })
+        return
+      }
+      if (chosen !== null) {
+        throw new SessionIdentityError('a session with the id given to setNewIdentity() already exists; ids must be new (it was not overwritten)')
+      }
+    }
+    throw new SessionIdentityError(`keyFactory returned ${MAX_NEW_ID_ATTEMPTS} ids in a row that already have a record; ` +
+      'ids must be unique (no record was overwritten)')
   }
 
   async #deleteRecords (log: FastifyBaseLogger, ids: readonly string[]): Promise<void> {
@@ -141,7 +292,8 @@ export abstract class StoreStorage extends AbstractStorage {
    * Refuses, before anything is sent, a record over `maxRecordBytes`: a session that
    * large is an application's bug, and the store would take it (Redis, up to 512 MB) or
    * refuse it with an error that looks like an outage (Memcached, over its item size
-   * limit). Every write of a session record goes through here.
+   * limit). Every write of a session record goes through here: a fresh session's text,
+   * and in a compare-and-set loop each merged text, just before it is sent.
    */
   #checkRecordSize (text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a text near the limit is counted.
@@ -151,11 +303,11 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   /**
-   * The ids whose records must go: those the session gave up plus `extra`, once each,
-   * without `keep` (the id being written) and without ids we would never have written.
+   * The ids whose records must go: those the session gave up, once each, without `keep`
+   * (the id being written) and without ids we would never have written.
    */
-  #staleIds (session: Session, extra: readonly string[], keep: string | null): string[] {
-    const ids = new Set([...this.staleIdentities(session), ...extra])
+  #staleIds (session: Session, keep: string | null): string[] {
+    const ids = new Set(this.staleIdentities(session))
     if (keep !== null) ids.delete(keep)
     return [...ids].filter((id) => this.#checkId(id) === undefined)
   }
@@ -173,17 +325,20 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   /**
-   * Runs one store operation within `timeout` milliseconds, if the circuit breaker lets
-   * it. Failures and timeouts become a SessionStorageError (HTTP 503) whose message is
-   * safe to show a client; the client's own error, which may name hosts and ports, is its
+   * Runs one store operation within `timeout` milliseconds, or until `deadline` (a
+   * `performance.now()` time) for the steps of one save, if the circuit breaker lets it.
+   * Failures and timeouts become a SessionStorageError (HTTP 503) whose message is safe
+   * to show a client; the client's own error, which may name hosts and ports, is its
    * `cause` (logged). An error of ours (a FastifySessionsError, such as a record the
    * store refused as too large) passes through unchanged: the store did answer.
    *
    * Each operation's outcome reaches the breaker exactly once, whichever comes first:
    * the answer, the failure, the timeout. A permit whose outcome were lost would leave a
-   * half-open breaker waiting for its probe forever.
+   * half-open breaker waiting for its probe forever. Each step of a save is one
+   * operation: a compare-and-set that finds the record changed is an answer (a success),
+   * so a save that loses races to other writers never counts against the store.
    */
-  #bounded<T> (log: FastifyBaseLogger, what: string, operation: () => Promise<T>): Promise<T> {
+  #bounded<T> (log: FastifyBaseLogger, what: string, operation: () => Promise<T>, deadline = performance.now() + this.timeout): Promise<T> {
     const admission = this.#breaker?.admit()
     if (admission !== undefined && 'refusal' in admission) return Promise.reject(this.#refused(what, admission.refusal))
     if (admission?.change !== undefined) this.#logChange(log, admission.change)
@@ -194,6 +349,9 @@ export abstract class StoreStorage extends AbstractStorage {
       this.#report(log, permit, error)
       return Promise.reject(error)
     }
+    // A step that starts past the deadline still goes out, with a timer of 0: it cannot
+    // be answered before that fires, so it fails as a timeout like any other.
+    const remaining = Math.max(0, Math.ceil(deadline - performance.now()))
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const settle = (failure: SessionStorageError | undefined): boolean => {
@@ -206,7 +364,7 @@ export abstract class StoreStorage extends AbstractStorage {
       const timer = setTimeout(() => {
         const error = new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`)
         if (settle(error)) reject(error)
-      }, this.timeout)
+      }, remaining)
       // Never keep a process alive just to report a timeout nobody waits for.
       timer.unref()
       let running: Promise<T>
@@ -265,8 +423,14 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 }
 
-/** A stored value as envelope text, or why it is unreadable (or too large to read). */
-function recordText (stored: unknown, maxRecordBytes: number): { text: string } | LoadFailure {
+/** Why a save found no live record: the session was logged out or its id replaced meanwhile. */
+const LOGGED_OUT: LoadFailure = 'the record is gone (logged out or replaced by a concurrent request)'
+
+/**
+ * A stored value as envelope text; or why it is unreadable; or, for a record over
+ * `maxRecordBytes`, only its size (checked before anything else, so it is not decoded).
+ */
+function recordText (stored: unknown, maxRecordBytes: number): { text: string } | { oversize: number } | LoadFailure {
   if (stored === null || stored === undefined) return UNKNOWN_ID
   if (typeof stored === 'string') {
     // Already decoded by the client, so invalid UTF-8 can no longer be told apart
@@ -274,9 +438,7 @@ function recordText (stored: unknown, maxRecordBytes: number): { text: string } 
     return 'the store client returned text instead of bytes; configure it to return Buffers'
   }
   if (!(stored instanceof Uint8Array)) return `the store client returned ${describeType(stored)} instead of bytes`
-  // Another application may have written it; decoding megabytes per request is the harm
-  // the limit is there to prevent, so the size is checked before anything else is.
-  if (stored.byteLength > maxRecordBytes) return `the stored record is ${stored.byteLength} bytes, over maxRecordBytes (${maxRecordBytes})`
+  if (stored.byteLength > maxRecordBytes) return { oversize: stored.byteLength }
   if (!isUtf8(stored)) return 'the stored record is not valid UTF-8'
   return { text: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8') }
 }

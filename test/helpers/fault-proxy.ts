@@ -5,7 +5,9 @@
  * partition), a connection cut in the middle of the next reply, replies trickled a
  * few bytes at a time, and healing. It also counts the commands clients send, by name,
  * for the two protocols our storages speak: Memcached's binary protocol and Redis's
- * RESP. Everything it opened is closed in the test's teardown.
+ * RESP, and can run an action of the test's before it forwards a given command (another
+ * client's write slipped in just before ours). Everything it opened is closed in the
+ * test's teardown.
  */
 import { Socket, createServer } from 'node:net'
 import type { Server } from 'node:net'
@@ -43,18 +45,29 @@ const CRLF = Buffer.from('\r\n')
  */
 class CommandReader {
   #pending: Buffer = Buffer.alloc(0)
-  readonly #count: (name: string) => void
+  #count: (name: string) => void
 
   constructor (count: (name: string) => void) {
     this.#count = count
   }
 
-  push (chunk: Buffer): void {
+  /** Reads a chunk; returns the names of the commands it completed. */
+  push (chunk: Buffer): string[] {
     this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
-    for (;;) {
-      const taken = this.#next()
-      if (taken === 0) return
-      this.#pending = this.#pending.subarray(taken)
+    const completed: string[] = []
+    const count = this.#count
+    this.#count = (name) => {
+      completed.push(name)
+      count(name)
+    }
+    try {
+      for (;;) {
+        const taken = this.#next()
+        if (taken === 0) return completed
+        this.#pending = this.#pending.subarray(taken)
+      }
+    } finally {
+      this.#count = count
     }
   }
 
@@ -114,7 +127,7 @@ class Pipe {
   readonly #target: Socket
   readonly #proxy: FaultProxy
   readonly #connection: Connection
-  readonly #queue: Array<{ chunk: Buffer, arrived: number }> = []
+  readonly #queue: Array<{ chunk: Buffer, arrived: number, before: (() => Promise<void>) | undefined }> = []
   #pumping = false
 
   constructor (direction: Direction, target: Socket, proxy: FaultProxy, connection: Connection) {
@@ -124,8 +137,9 @@ class Pipe {
     this.#connection = connection
   }
 
-  push (chunk: Buffer): void {
-    this.#queue.push({ chunk, arrived: performance.now() })
+  /** Queues a chunk; `before`, if given, runs (and is awaited) just before it is forwarded. */
+  push (chunk: Buffer, before?: () => Promise<void>): void {
+    this.#queue.push({ chunk, arrived: performance.now(), before })
     // A pump that failed (it should not) ends the connection rather than stalling it.
     if (!this.#pumping) this.#pump().catch(() => { this.#connection.close() })
   }
@@ -148,6 +162,7 @@ class Pipe {
           continue
         }
         this.#queue.shift()
+        if (next.before !== undefined) await next.before()
         await this.#forward(next.chunk)
       }
     } finally {
@@ -257,6 +272,7 @@ export class FaultProxy {
   #held: Record<Direction, boolean> = { request: false, reply: false }
   #trickle: Partial<Record<Direction, Trickle>> = {}
   #cut: CutPlan | undefined
+  #interception: { names: ReadonlySet<string>, action: () => Promise<void> } | undefined
   #healWaiters: Array<() => void> = []
   #accepted = 0
 
@@ -303,6 +319,15 @@ export class FaultProxy {
 
   resetCommands (): void {
     this.#commands.clear()
+  }
+
+  /**
+   * Runs `action` (awaited) before forwarding each request chunk that completes one of the
+   * commands `names` (EVALSHA, REPLACE…): a write of another client's, made in the action,
+   * lands just before the command does. Undefined stops it.
+   */
+  beforeCommands (names: readonly string[], action: (() => Promise<void>) | undefined): void {
+    this.#interception = action === undefined ? undefined : { names: new Set(names), action }
   }
 
   /** Delays every chunk by `ms` in the given direction(s), keeping their order. */
@@ -423,8 +448,9 @@ export class FaultProxy {
     const replies = new Pipe('reply', client, this, connection)
     connection.replies = replies
     client.on('data', (chunk: Buffer) => {
-      reader.push(chunk)
-      requests.push(chunk)
+      const completed = reader.push(chunk)
+      const interception = this.#interception
+      requests.push(chunk, interception !== undefined && completed.some((name) => interception.names.has(name)) ? interception.action : undefined)
     })
     server.on('data', (chunk: Buffer) => { replies.push(chunk) })
     // Either side closing or failing ends the whole connection, as a real one would.

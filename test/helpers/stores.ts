@@ -1,23 +1,38 @@
 /**
  * The two real stores behind the server-side storages, each with a storage factory,
- * raw access to its records that bypasses the storage, and the I/O its server has
- * answered, counted by the server itself (Redis `INFO commandstats`, memcached `stats`).
+ * raw access to its records that bypasses the storage, and the commands the storages'
+ * client sent, counted on the wire by a proxy between it and the server (the server's
+ * own counters would also count the commands a Redis script runs inside).
  */
 import type { LightMyRequestResponse } from 'fastify'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import memjs from 'memjs'
 import type { StoreStorage, StoreStorageOptions } from '../../lib/storage/store-storage.js'
 import { MemcachedStorage } from '../../storages/memcached.js'
 import { RedisStorage } from '../../storages/redis.js'
 import { SESSION_COOKIE, cookieValue } from './cookies.js'
-import { memcachedStats, startMemcached, startRedis } from './servers.js'
+import { FaultProxy } from './fault-proxy.js'
+import { startMemcached, startRedis, startRedisCluster } from './servers.js'
 import type { Teardown } from './teardown.js'
 
-/** How many reads, writes and deletes a server has answered. */
+/** How many reads, writes and deletes the storages' client sent. */
 export interface IoCounts {
   reads: number
   writes: number
   deletes: number
+}
+
+/** Which commands are reads, writes and deletes (a compare-and-set script is one write, whatever it runs). */
+const COMMAND_KINDS: Readonly<Record<keyof IoCounts, readonly string[]>> = {
+  reads: ['GET', 'GETK'],
+  writes: ['SET', 'EVALSHA', 'EVAL', 'ADD', 'REPLACE'],
+  deletes: ['DEL', 'DELETE']
+}
+
+function countsOf (proxy: FaultProxy): IoCounts {
+  const commands = proxy.commands()
+  const total = (names: readonly string[]): number => names.reduce((sum, name) => sum + (commands[name] ?? 0), 0)
+  return { reads: total(COMMAND_KINDS.reads), writes: total(COMMAND_KINDS.writes), deletes: total(COMMAND_KINDS.deletes) }
 }
 
 /** One store under test. */
@@ -26,8 +41,19 @@ export interface StoreBackend {
   storage (options?: StoreStorageOptions): StoreStorage
   rawGet (key: string): Promise<Buffer | null>
   rawSet (key: string, value: string | Buffer): Promise<void>
-  /** What the server has answered so far. */
+  /** What the storages' client has sent so far. */
   io (): Promise<IoCounts>
+  /** Makes the servers forget the scripts they cached (Redis `SCRIPT FLUSH`); nothing for Memcached. */
+  flushScripts (): Promise<void>
+  /**
+   * Runs `action` just before each write or delete the storages' client sends reaches the
+   * server (a concurrent writer winning every race); undefined stops it.
+   */
+  beforeWrites (action: (() => Promise<void>) | undefined): void
+}
+
+function interceptWrites (counters: readonly FaultProxy[], action: (() => Promise<void>) | undefined): void {
+  for (const counter of counters) counter.beforeCommands([...COMMAND_KINDS.writes, ...COMMAND_KINDS.deletes], action)
 }
 
 const quiet = { log () {} }
@@ -35,7 +61,8 @@ const quiet = { log () {} }
 /** A redis-server of its own, a client for the storages and one for raw access. */
 export async function redisBackend (t: Teardown): Promise<StoreBackend> {
   const server = await startRedis(t)
-  const client = new Redis({ host: '127.0.0.1', port: server.port })
+  const counter = await FaultProxy.start(t, server.port)
+  const client = new Redis({ host: '127.0.0.1', port: counter.port })
   const admin = new Redis({ host: '127.0.0.1', port: server.port })
   t.teardown(() => { client.disconnect(); admin.disconnect() })
   return {
@@ -43,19 +70,39 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
-    async io () {
-      const stats = await admin.info('commandstats')
-      const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
-      // rawGet's own GETs count too: measure around requests only (ioDuring).
-      return { reads: calls('get'), writes: calls('set'), deletes: calls('del') }
-    }
+    io: async () => countsOf(counter),
+    flushScripts: async () => { await admin.script('FLUSH') },
+    beforeWrites: (action) => { interceptWrites([counter], action) }
+  }
+}
+
+/**
+ * A 3-master Redis Cluster: the storages' `Cluster` client reaches each node through a
+ * counting proxy of its own (ioredis `natMap`), the raw client directly.
+ */
+export async function redisClusterBackend (t: Teardown): Promise<StoreBackend> {
+  const nodes = await startRedisCluster(t)
+  const counters = await Promise.all(nodes.map(async (node) => await FaultProxy.start(t, node.port)))
+  const natMap = Object.fromEntries(nodes.map((node, index) => [node.address, { host: '127.0.0.1', port: counters[index]!.port }]))
+  const client = new Cluster([{ host: '127.0.0.1', port: counters[0]!.port }], { natMap })
+  const admin = new Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }])
+  t.teardown(() => { client.disconnect(); admin.disconnect() })
+  return {
+    name: 'Redis Cluster',
+    storage: (options) => new RedisStorage(client, options),
+    rawGet: (key) => admin.getBuffer(key),
+    rawSet: async (key, value) => { await admin.set(key, value) },
+    io: async () => sumCounts(counters.map(countsOf)),
+    flushScripts: async () => { await Promise.all(admin.nodes('master').map(async (node) => await node.script('FLUSH'))) },
+    beforeWrites: (action) => { interceptWrites(counters, action) }
   }
 }
 
 /** A memcached of its own, a client for the storages and one for raw access. */
 export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
   const server = await startMemcached(t)
-  const client = memjs.Client.create(server.address)
+  const counter = await FaultProxy.start(t, server.port)
+  const client = memjs.Client.create(counter.address)
   const admin = memjs.Client.create(server.address, { logger: quiet })
   t.teardown(() => { client.close(); admin.close() })
   return {
@@ -63,11 +110,36 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
-    async io () {
-      const stats = await memcachedStats(server.port)
-      return { reads: stats['cmd_get'] ?? 0, writes: stats['cmd_set'] ?? 0, deletes: (stats['delete_hits'] ?? 0) + (stats['delete_misses'] ?? 0) }
-    }
+    io: async () => countsOf(counter),
+    flushScripts: async () => {},
+    beforeWrites: (action) => { interceptWrites([counter], action) }
   }
+}
+
+/**
+ * Two memcached servers behind one client, which spreads the keys over them; each
+ * reached through a counting proxy, in the same order as the raw client lists them (memjs
+ * picks a server by the key's hash and the server's place in the list).
+ */
+export async function memcachedPairBackend (t: Teardown): Promise<StoreBackend> {
+  const servers = [await startMemcached(t), await startMemcached(t)]
+  const counters = await Promise.all(servers.map(async (server) => await FaultProxy.start(t, server.port)))
+  const client = memjs.Client.create(counters.map((counter) => counter.address).join(','))
+  const admin = memjs.Client.create(servers.map((server) => server.address).join(','), { logger: quiet })
+  t.teardown(() => { client.close(); admin.close() })
+  return {
+    name: 'Memcached (two servers)',
+    storage: (options) => new MemcachedStorage(client, options),
+    rawGet: async (key) => (await admin.get(key)).value,
+    rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    io: async () => sumCounts(counters.map(countsOf)),
+    flushScripts: async () => {},
+    beforeWrites: (action) => { interceptWrites(counters, action) }
+  }
+}
+
+function sumCounts (counts: readonly IoCounts[]): IoCounts {
+  return counts.reduce((sum, next) => ({ reads: sum.reads + next.reads, writes: sum.writes + next.writes, deletes: sum.deletes + next.deletes }))
 }
 
 /** Runs `action` and returns its result with the I/O the server answered meanwhile. */

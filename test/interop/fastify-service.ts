@@ -8,6 +8,7 @@ import { buildApp, logLinesOf } from '../helpers/app.js'
 import type { LogLine } from '../helpers/app.js'
 import { atFakeDate } from '../helpers/clock.js'
 import { setCookies } from '../helpers/cookies.js'
+import { Holds } from '../helpers/race.js'
 import type { Teardown } from '../helpers/teardown.js'
 import { parseJson } from './service.js'
 import type { Reply, SendOptions, Service, SessionView } from './service.js'
@@ -22,9 +23,12 @@ export interface FastifyReply extends Reply {
 export class FastifyService implements Service<FastifyReply> {
   readonly name = 'fastify'
   readonly app: FastifyInstance
+  /** Requests held between their load and their save, under `<prefix>race/` (test/helpers/race.ts). */
+  readonly holds: Holds
 
-  constructor (app: FastifyInstance) {
+  constructor (app: FastifyInstance, holds: Holds) {
     this.app = app
+    this.holds = holds
   }
 
   async send (method: 'GET' | 'POST', path: string, cookie: string | undefined, options: SendOptions = {}): Promise<FastifyReply> {
@@ -59,7 +63,9 @@ function entriesOf (request: FastifyRequest): Array<[string, unknown]> {
 /** Starts our twin of app.py on `storage`, with its routes under `prefix`; closed in teardown. */
 export async function startFastify (t: Teardown, storage: AbstractStorage, prefix = '/'): Promise<FastifyService> {
   const base = prefix.replace(/\/$/, '') + '/'
+  const holds = new Holds()
   const { app } = await buildApp(t, storage, (app) => {
+    holds.routes(app, base + 'race')
     app.get(base + 'get', async (request) => describeSession(request.session))
     app.post(base + 'set', async (request) => {
       for (const [key, value] of entriesOf(request)) request.session.set(key, value)
@@ -81,5 +87,5 @@ export async function startFastify (t: Teardown, storage: AbstractStorage, prefi
       return describeSession(request.session)
     })
   })
-  return new FastifyService(app)
+  return new FastifyService(app, holds)
 }

@@ -128,3 +128,13 @@ export async function startPython (t: Teardown, config: PythonConfig): Promise<P
   t.teardown(() => service.stop())
   return service
 }
+
+/**
+ * What aiohttp holds for the session `browser` carries, exactly: the repr() of each value
+ * (1.0 stays apart from 1, integers keep every digit).
+ */
+export async function pythonRepr (python: PythonService, browser: { get: (service: PythonService, path: string) => Promise<Reply> }): Promise<Record<string, string>> {
+  const reply = await browser.get(python, '/repr')
+  if (reply.status !== 200) throw new Error(`aiohttp answered ${reply.status}: ${reply.text}`)
+  return reply.body as Record<string, string>
+}

@@ -12,6 +12,7 @@ import { isSessionLine } from '../helpers/app.js'
 import { SESSION_COOKIE, findSetCookie } from '../helpers/cookies.js'
 import { Browser } from './browser.js'
 import type { FastifyService } from './fastify-service.js'
+import { pythonRepr } from './python-service.js'
 import type { PythonService, PythonStorageKind } from './python-service.js'
 import type { Service, SessionView } from './service.js'
 import { HOSTILE_VALUES, PYTHON_TYPES } from './values.js'
@@ -238,6 +239,24 @@ export function interopSuite (t: Test, setup: InteropSetup): void {
         t.same([view.new, view.empty, view.identity], [true, true, null], 'aiohttp: a new empty session')
         if (!storeBacked) t.ok(await python.waitForLog('Cannot decrypt cookie value', logLength), 'aiohttp logs its warning')
       }
+    })
+  }
+
+  if (storeBacked) {
+    t.test('a write by aiohttp between our load and our save is merged into ours, not overwritten', async (t) => {
+      const browser = new Browser()
+      await browser.write(fastify, '/set', { user: 'ann' })
+      const cookie = browser.cookieHeader('/')!
+      // Hold our request between its load and its save; aiohttp writes meanwhile (values
+      // JSON.parse cannot keep: the float 1.0 and 2**64 + 1); then ours saves.
+      const ours = fastify.app.inject({ method: 'POST', url: '/race/hold/between', headers: { cookie }, payload: [['set', 'cart', [1]]] })
+      await fastify.holds.reached('between')
+      await browser.post(python, '/special', { one: 'float-one', big: 'big-int' })
+      fastify.holds.release('between')
+      t.equal((await ours).statusCode, 200)
+      t.same(await pythonRepr(python, browser), { user: "'ann'", one: '1.0', big: '18446744073709551617', cart: '[1]' },
+        'aiohttp reads its own values exactly, and our change beside them')
+      t.same((await browser.read(fastify)).session, { user: 'ann', one: 1, big: 2 ** 64, cart: [1] })
     })
   }
 }

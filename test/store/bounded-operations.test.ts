@@ -9,6 +9,7 @@
 import t from 'tap'
 import { SessionTooLargeError, StoreStorage } from '../../index.js'
 import type { StoreStorageOptions } from '../../index.js'
+import type { ReplaceOutcome, StoredRecord } from '../../lib/storage/store-storage.js'
 import { buildApp, injector } from '../helpers/app.js'
 import type { Inject } from '../helpers/app.js'
 import { fakeDate } from '../helpers/clock.js'
@@ -21,13 +22,14 @@ process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
 /** A store that answers each read as `answer` says; it holds no records. */
 class ScriptedStorage extends StoreStorage {
   protected readonly storeName = 'Scripted'
-  answer: () => Promise<unknown> = async () => null
+  answer: () => Promise<StoredRecord | null> = async () => null
 
-  protected readRecord (): Promise<unknown> {
+  protected readRecord (): Promise<StoredRecord | null> {
     return this.answer()
   }
 
-  protected async writeRecord (): Promise<void> {}
+  protected async createRecord (): Promise<boolean> { return true }
+  protected async replaceRecord (): Promise<ReplaceOutcome> { return { outcome: 'stored' } }
   protected async deleteRecord (): Promise<void> {}
 }
 
@@ -52,7 +54,7 @@ async function scripted (t: Teardown, options: StoreStorageOptions): Promise<{ s
 }
 
 /** An answer that never comes. */
-const never = async (): Promise<unknown> => await new Promise(() => {})
+const never = async (): Promise<StoredRecord | null> => await new Promise(() => {})
 
 /** Whether the breaker refused the request behind this message. */
 function refused (message: string): boolean {
@@ -71,7 +73,7 @@ t.test('an operation that throws instead of returning a promise fails like any o
 
 t.test('an answer that comes after the timeout is consumed and not counted', async (t) => {
   const { storage, inject } = await scripted(t, { timeout: 20, circuitBreaker: { failureThreshold: 2 } })
-  const late = held<unknown>()
+  const late = held<StoredRecord | null>()
   storage.answer = () => late.promise
   const timedOut = await inject('GET', '/read', cookie)
   t.equal(timedOut.json().message, 'fastify-sessions: Scripted did not answer the session read within 20 ms')
@@ -87,7 +89,7 @@ t.test('an answer that comes after the timeout is consumed and not counted', asy
 for (const [what, failure] of [['a failure', new Error('late')], ['a refusal of ours', new SessionTooLargeError(10, undefined, 'record')]] as const) {
   t.test(`${what} that comes after the timeout is consumed and not counted again`, async (t) => {
     const { storage, inject } = await scripted(t, { timeout: 20, circuitBreaker: { failureThreshold: 3 } })
-    const late = held<unknown>()
+    const late = held<StoredRecord | null>()
     storage.answer = () => late.promise
     t.equal((await inject('GET', '/read', cookie)).statusCode, 503, 'a timeout: 1 failure')
     late.reject(failure)

@@ -63,14 +63,21 @@ for (const backend of backends) {
     t.equal(await backend.rawGet(recordKey(thirdId)), null, 'and deletes the old record')
   })
 
-  t.test(`${backend.name}: emptying a session deletes its record; an empty new session writes nothing`, async (t) => {
+  t.test(`${backend.name}: a session emptied by clear() keeps its id and an empty record; invalidate() ends it; an empty new session writes nothing`, async (t) => {
     const { app } = await buildApp(t, backend.storage(), routes)
     const inject = injector(app)
     const written = await inject('POST', '/set', undefined, { a: 1 })
 
+    // Emptying is a change like any other: a concurrent request's change to another key
+    // must still land (test/consistency), so the record stays, empty.
     const cleared = await inject('POST', '/clear', cookiePair(written))
-    t.match(setCookies(cleared), [/^AIOHTTP_SESSION=""; /])
-    t.equal(await backend.rawGet(recordKey(cookieValue(written))), null)
+    t.equal(cookiePair(cleared), cookiePair(written), 'the same id is sent again')
+    t.match(JSON.parse((await backend.rawGet(recordKey(cookieValue(written))))!.toString()), { session: {} }, 'the record is an empty session')
+    t.same((await inject('GET', '/read', cookiePair(written))).json(), { data: {}, isNew: false, identity: cookieValue(written) })
+
+    const loggedOut = await inject('POST', '/logout', cookiePair(written))
+    t.match(setCookies(loggedOut), [/^AIOHTTP_SESSION=""; /], 'invalidate() clears the cookie')
+    t.equal(await backend.rawGet(recordKey(cookieValue(written))), null, 'and deletes the record')
 
     const [changed, changedIo] = await ioDuring(backend, () => inject('POST', '/changed'))
     t.same(setCookies(changed), [], 'an empty new session sends no cookie')

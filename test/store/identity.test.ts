@@ -56,6 +56,18 @@ for (const backend of backends) {
     t.same(io, { reads: 0, writes: 0, deletes: 0 }, 'nothing is written under an unusable id')
   })
 
+  t.test(`${backend.name}: setNewIdentity() with an id that already has a record is refused, the record untouched`, async (t) => {
+    const { app } = await buildApp(t, backend.storage(), routes)
+    const inject = injector(app)
+    const theirs = '{"created": 1, "session": {"owner": "someone"}}'
+    await backend.rawSet(recordKey('taken'), theirs)
+    const refused = await inject('POST', '/identity', undefined, { id: 'taken' })
+    t.equal(refused.statusCode, 500)
+    t.match(refused.json(), { code: 'FST_SESSIONS_IDENTITY', message: /id given to setNewIdentity\(\) already exists/ })
+    t.same(setCookies(refused), [])
+    t.equal((await backend.rawGet(recordKey('taken')))?.toString(), theirs)
+  })
+
   t.test(`${backend.name}: a keyFactory that returns unusable ids fails the save`, async (t) => {
     const results: unknown[] = ['with space', 42]
     const { app } = await buildApp(t, backend.storage({ keyFactory: () => results.shift() as string }), routes)
