@@ -11,6 +11,8 @@
  * "did not answer … within N ms" was ended by the storage's timer; a 503 that says the
  * store "is considered down" sent nothing (the proxy counted no command for it). The
  * breaker's clock is `Date`, faked here: the cool-down passes when the test says so.
+ * A request held between its load and its save (test/helpers/race.ts) shows that every
+ * step of a save goes through the breaker too.
  */
 import { once } from 'node:events'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -26,6 +28,7 @@ import type { Inject, LogLine } from './helpers/app.js'
 import { fakeDate } from './helpers/clock.js'
 import { cookiePair, setCookies } from './helpers/cookies.js'
 import { FaultProxy } from './helpers/fault-proxy.js'
+import { Holds } from './helpers/race.js'
 import { startMemcached, startRedis } from './helpers/servers.js'
 import { storeRoutes } from './helpers/store-routes.js'
 
@@ -370,6 +373,43 @@ for (const store of stores) {
     const trickled = await patient.inject('GET', '/read', patient.cookie)
     t.equal(trickled.statusCode, 200)
     t.same(trickled.json(), patient.expected, 'a slow reply within the timeout is read whole')
+  })
+
+  t.test(`${name}: a session that loaded before the breaker opened: its save fails at once (503, Retry-After) and sends nothing`, async (t) => {
+    const clock = fakeDate(t, NOW)
+    t.teardown(() => { proxy.heal() })
+    const holds = new Holds()
+    const storage = store.storage({ timeout: 200, circuitBreaker: { failureThreshold: 1, coolDown: 10_000 } })
+    const { app } = await buildApp(t, storage, (app) => { routes(app); holds.routes(app, '/race') })
+    const inject = injector(app)
+    const cookie = cookiePair(await inject('POST', '/login', undefined, { user: 'ada' }))!
+    const held = app.inject({ method: 'POST', url: '/race/hold/one', headers: { cookie }, payload: [['set', 'cart', [1]]] })
+    await holds.reached('one')
+
+    proxy.blackhole()
+    assertTimedOut(t, await inject('GET', '/read', cookie), 200, 'another request of the session times out: the breaker opens')
+    await store.settled()
+    proxy.heal()
+    await store.settled()
+    const sent = proxy.commands()
+
+    holds.release('one')
+    const response = await held
+    const until = new Date(NOW * 1000 + 10_000).toISOString()
+    t.equal(response.statusCode, 503)
+    t.match(response.json(), {
+      code: 'FST_SESSIONS_STORAGE',
+      message: `fastify-sessions: ${name} is considered down after 1 failure(s) in a row: the session write was not attempted; ` +
+        `requests that need ${name} fail at once until ${until}`
+    })
+    t.equal(response.headers['retry-after'], '10', 'Retry-After on a failed save too, through the default error handler')
+    t.same(setCookies(response), [])
+    t.same(breakerLines(response), [], 'nothing logged per request by the breaker')
+    t.same(proxy.commands(), sent, 'the save sent the store nothing: no compare-and-set, no read')
+
+    clock.tick(10_000)
+    const after = await inject('GET', '/read', cookie)
+    t.same(after.json().data, { user: 'ada' }, 'after the cool-down the probe reads the record as it was')
   })
 
   t.test(`${name}: a session refused as too large is not a store failure`, async (t) => {
