@@ -222,7 +222,7 @@ export abstract class StoreStorage extends AbstractStorage {
   #liveRecord (state: StoredRecord | null | undefined): RecordView | LoadFailure {
     if (state === null || state === undefined) return LOGGED_OUT
     const bytes = recordText(state.value, this.#maxRecordBytes)
-    if (typeof bytes === 'string') return bytes === UNKNOWN_ID ? LOGGED_OUT : bytes
+    if (typeof bytes === 'string') return bytes
     if ('oversize' in bytes) throw new SessionTooLargeError(bytes.oversize, this.#maxRecordBytes, 'record')
     const record = this.readRecordView(bytes.text)
     if (typeof record === 'string') return record

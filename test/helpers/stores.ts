@@ -41,6 +41,7 @@ export interface StoreBackend {
   storage (options?: StoreStorageOptions): StoreStorage
   rawGet (key: string): Promise<Buffer | null>
   rawSet (key: string, value: string | Buffer): Promise<void>
+  rawDelete (key: string): Promise<void>
   /** What the storages' client has sent so far. */
   io (): Promise<IoCounts>
   /** Makes the servers forget the scripts they cached (Redis `SCRIPT FLUSH`); nothing for Memcached. */
@@ -50,10 +51,20 @@ export interface StoreBackend {
    * server (a concurrent writer winning every race); undefined stops it.
    */
   beforeWrites (action: (() => Promise<void>) | undefined): void
+  /** The same before every read, write and delete, told which kind it is. */
+  beforeCommands (action: ((kind: keyof IoCounts) => Promise<void>) | undefined): void
 }
 
 function interceptWrites (counters: readonly FaultProxy[], action: (() => Promise<void>) | undefined): void {
   for (const counter of counters) counter.beforeCommands([...COMMAND_KINDS.writes, ...COMMAND_KINDS.deletes], action)
+}
+
+function interceptCommands (counters: readonly FaultProxy[], action: ((kind: keyof IoCounts) => Promise<void>) | undefined): void {
+  const kinds = Object.keys(COMMAND_KINDS) as Array<keyof IoCounts>
+  const kindOf = (command: string): keyof IoCounts => kinds.find((kind) => COMMAND_KINDS[kind].includes(command)) as keyof IoCounts
+  for (const counter of counters) {
+    counter.beforeCommands(Object.values(COMMAND_KINDS).flat(), action === undefined ? undefined : async (command) => { await action(kindOf(command)) })
+  }
 }
 
 const quiet = { log () {} }
@@ -70,9 +81,11 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
+    rawDelete: async (key) => { await admin.del(key) },
     io: async () => countsOf(counter),
     flushScripts: async () => { await admin.script('FLUSH') },
-    beforeWrites: (action) => { interceptWrites([counter], action) }
+    beforeWrites: (action) => { interceptWrites([counter], action) },
+    beforeCommands: (action) => { interceptCommands([counter], action) }
   }
 }
 
@@ -92,9 +105,11 @@ export async function redisClusterBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
+    rawDelete: async (key) => { await admin.del(key) },
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => { await Promise.all(admin.nodes('master').map(async (node) => await node.script('FLUSH'))) },
-    beforeWrites: (action) => { interceptWrites(counters, action) }
+    beforeWrites: (action) => { interceptWrites(counters, action) },
+    beforeCommands: (action) => { interceptCommands(counters, action) }
   }
 }
 
@@ -110,9 +125,11 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    rawDelete: async (key) => { await admin.delete(key) },
     io: async () => countsOf(counter),
     flushScripts: async () => {},
-    beforeWrites: (action) => { interceptWrites([counter], action) }
+    beforeWrites: (action) => { interceptWrites([counter], action) },
+    beforeCommands: (action) => { interceptCommands([counter], action) }
   }
 }
 
@@ -132,9 +149,11 @@ export async function memcachedPairBackend (t: Teardown): Promise<StoreBackend> 
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    rawDelete: async (key) => { await admin.delete(key) },
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => {},
-    beforeWrites: (action) => { interceptWrites(counters, action) }
+    beforeWrites: (action) => { interceptWrites(counters, action) },
+    beforeCommands: (action) => { interceptCommands(counters, action) }
   }
 }
 
