@@ -22,6 +22,16 @@ function routes (app: FastifyInstance): void {
     ;(request.session.get('list') as unknown[]).push(10n)
     return 'ok'
   })
+  app.get('/set/list', async (request) => {
+    request.session.set('list', [1])
+    return 'ok'
+  })
+  app.get('/mutate/loaded', async (request) => {
+    // A loaded value edited in place (no set()): the save compares it with what was read.
+    ;(request.session.get('list') as unknown[]).push(10n)
+    request.session.changed()
+    return 'ok'
+  })
   app.get('/set/text', async (request) => {
     request.session.set('name', 'Zoë 😀')
     return 'ok'
@@ -53,6 +63,19 @@ t.test('a value changed in place after set() fails the save, naming the key and 
   t.equal(failure?.msg, message, 'the log line\'s msg is our message')
   t.equal(logged.message, `${message}: Do not know how to serialize a BigInt`, 'the encoder\'s error appears once, as the cause')
   t.match(logged.stack, /caused by: TypeError: Do not know how to serialize a BigInt/, 'with its stack')
+})
+
+t.test('a loaded value changed in place to one JSON cannot hold fails the save too, naming the key and the path', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const cookie = cookiePair(await app.inject('/set/list'))!
+  const response = await app.inject({ url: '/mutate/loaded', headers: { cookie } })
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), {
+    code: 'FST_SESSIONS_ENCODING',
+    message: 'fastify-sessions: the session could not be encoded: list[1] is a bigint, which JSON.stringify cannot encode (it throws); ' +
+      'store it as a string (String(value)) instead'
+  })
+  t.same(setCookies(response), [])
 })
 
 t.test('a custom encoder\'s failure names the key it fails on, where one can be found', async (t) => {
