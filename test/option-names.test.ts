@@ -133,7 +133,7 @@ t.test('a name close to nothing gets the list of options', async (t) => {
   t.equal(refusal(t, () => encrypted({ rolling: true })),
     'fastify-sessions: EncryptedCookieStorage has no option "rolling". Its options are cookieName, maxAge, path, domain, secure, httpOnly, sameSite, partitioned, encoder, decoder, cacheSize',
     'rolling does not exist (yet): refused, with nothing suggested')
-  t.match(refusal(t, () => new RedisStorage(redis, { signed: true } as StorageOptions)), /has no option "signed"\. Its options are .*keyFactory, timeout$/)
+  t.match(refusal(t, () => new RedisStorage(redis, { signed: true } as StorageOptions)), /has no option "signed"\. Its options are .*keyFactory, timeout, maxRecordBytes, circuitBreaker$/)
   t.match(refusal(t, () => encrypted({ saveUninitialized: false, rolling: true })),
     /has no options "saveUninitialized": there is no such option: .*; "rolling"\. Its options are cookieName,/, 'several names: each with its advice, then the list')
   t.match(refusal(t, () => encrypted({ constructor: 1, toString: 2, __proto__: null, hasOwnProperty: 3 })),

@@ -31,6 +31,8 @@ export const COOKIE_SIZE_LIMIT = 4096
 export interface SessionLogger {
   debug (details: object, message: string): void
   warn (details: object, message: string): void
+  /** The circuit breaker's recoveries (server-side storages), when given. */
+  info?: (details: object, message: string) => void
 }
 
 export interface LoadFromCookieHeaderOptions {

@@ -57,6 +57,16 @@ describe('registration', () => {
     expect(new RedisStorage({ get () {} })).type.toRaiseError()
   })
 
+  test('server-side storages take a record size limit and a circuit breaker', () => {
+    const redis = new Redis({ lazyConnect: true })
+    expect(new RedisStorage(redis, { maxRecordBytes: 65536, circuitBreaker: { failureThreshold: 3, coolDown: 10000 } })).type.not.toRaiseError()
+    expect(new MemcachedStorage(memjs.Client.create('127.0.0.1:11211'), { circuitBreaker: false })).type.not.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: {} })).type.not.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: { threshold: 3 } })).type.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: { coolDown: '5s' } })).type.toRaiseError()
+    expect(new RedisStorage(redis, { maxRecordBytes: '1mb' })).type.toRaiseError()
+  })
+
   test('rejects what is not a storage', () => {
     expect(app.register(sessionPlugin, { cookieName: 'x' })).type.toRaiseError()
   })
