@@ -1,7 +1,7 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { readMaxAge } from './storage/options.js'
-import { kChanged, kChanges, kLoaded, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { kChanged, kChanges, kLoaded, kRefresh, kRefreshOnly, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
 
@@ -93,6 +93,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   #origin: string | undefined
   #touched = new Set<string>()
   #editedInPlace = false
+  #refreshOnly = false
 
   constructor (init: SessionInit = {}) {
     this.#data = toMap(init.data)
@@ -139,6 +140,24 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
    * Records a successful save: the session now is `loaded` (the record as written) under
    * `identity`, with nothing left to save until it changes again. Internal.
    */
+  /**
+   * A rolling refresh: the session is saved as if it had changed, with `created` = now
+   * and nothing else changed. Internal.
+   */
+  [kRefresh] (): void {
+    this.#created = nowSeconds()
+    this.#changed = true
+    this.#refreshOnly = true
+  }
+
+  /**
+   * True when the only change to save is a refresh: a store save then gives way to a
+   * record that a concurrent request refreshed or changed meanwhile. Internal.
+   */
+  get [kRefreshOnly] (): boolean {
+    return this.#refreshOnly
+  }
+
   [kSaved] (identity: string | null, loaded: LoadedRecord | undefined): void {
     this.#identity = identity
     this.#isNew = identity === null ? this.#isNew : false
@@ -148,6 +167,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#editedInPlace = false
     this.#staleIdentities = []
     this.#changed = false
+    this.#refreshOnly = false
   }
 
   get [kSessionBrand] (): true {
@@ -257,6 +277,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   changed (): void {
     this.#changed = true
     this.#editedInPlace = true
+    this.#refreshOnly = false
   }
 
   /**
@@ -267,6 +288,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#data.clear()
     this.#retireIdentity()
     this.#changed = true
+    this.#refreshOnly = false
   }
 
   /** Chooses the identity of a new session (Redis/Memcached key); throws on a loaded one. */
@@ -295,11 +317,13 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#isNew = true
     this.#created = nowSeconds()
     this.#changed = true
+    this.#refreshOnly = false
   }
 
   #touch (key?: string): void {
     if (key !== undefined) this.#touched.add(key)
     this.#changed = true
+    this.#refreshOnly = false
     this.#created = nowSeconds()
   }
 
