@@ -9,7 +9,9 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kLoaded, kLoadsNothingWithoutCookie, kSaved } from '../symbols.js'
+import { isRefreshDue } from './rolling.js'
+import { nowSeconds } from '../clock.js'
+import { kLoaded, kLoadsNothingWithoutCookie, kRefreshOnly, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -165,6 +167,13 @@ export abstract class StoreStorage extends AbstractStorage {
         this.#dropSave(request, theirs)
         return
       }
+      if (session[kRefreshOnly] && !this.#stillDue(theirs)) {
+        // Another request refreshed or changed the session since this one read it: the
+        // record is young again, so this refresh has nothing left to do. N requests that
+        // all read an old session make one write between them, not N.
+        request.log.debug({ cookieName: this.cookieName }, 'fastify-sessions: the session was refreshed or changed by a concurrent request; this refresh was dropped')
+        return
+      }
       // A session emptied by delete()/clear() is a change like any other: its record stays
       // (empty), so a concurrent request's change to another key still lands. Only
       // invalidate(), newSession() and regenerate() end a record.
@@ -198,6 +207,11 @@ export abstract class StoreStorage extends AbstractStorage {
     const record = this.readRecordView(bytes.text)
     if (typeof record === 'string') return record
     return this.isExpired(record) ? EXPIRED : record
+  }
+
+  /** True while the record as it stands is still due the rolling refresh this request makes. */
+  #stillDue (record: RecordView): boolean {
+    return isRefreshDue(record.created, this.refreshAfter as number, this.maxAge as number, nowSeconds())
   }
 
   /** A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie. */
