@@ -5,13 +5,14 @@
  * cannot tell is young); a younger one costs nothing; expired, refused, anonymous,
  * opted-out and failed requests never refresh.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import t from 'tap'
 import type { Test } from 'tap'
 import { SimpleCookieStorage, generateKey } from '../../index.js'
 import type { CookieStorage, CookieStorageOptions } from '../../index.js'
 import type { LoadFailure } from '../../lib/load-failure.js'
 import type { OpenedCookie } from '../../lib/storage/cookie-storage.js'
+import { CREATED_CACHE_SIZE } from '../../lib/storage/rolling.js'
 import { formatExpires, quoteCookieValue, unquoteCookieValue } from '../../lib/wire/cookie.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../../storages/nacl-cookie.js'
@@ -219,4 +220,20 @@ t.test('a refresh that fails is logged at warn and the response goes out unchang
     t.same(setCookies(response), [], `${url}: no Set-Cookie`)
     t.match(sessionLines(response), [{ level: 40, msg: /the rolling refresh of the session failed; it keeps its previous expiry/, err: { type: 'SessionEncodingError' } }])
   }
+})
+
+t.test(`the created cache keeps the ${CREATED_CACHE_SIZE} most recent cookies: an evicted one is opened again`, async (t) => {
+  fakeDate(t, T0)
+  const storage = new CountingSimple(ROLLING)
+  const { app } = await buildApp(t, storage, routes)
+  const cookieOf = (index: number): string => `AIOHTTP_SESSION=${quoteCookieValue(`{"created": ${T0}, "session": {"n": ${index}}}`)}`
+  // Loaded directly, as a handler's first use of request.session would.
+  const request = (cookie: string) => ({ headers: { cookie }, log: app.log }) as unknown as FastifyRequest
+  for (let index = 0; index <= CREATED_CACHE_SIZE; index++) storage.loadSession(request(cookieOf(index)))
+  storage.opens = 0
+  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(CREATED_CACHE_SIZE) } })
+  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(1) } })
+  t.equal(storage.opens, 0, 'the most recent ones are known')
+  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(0) } })
+  t.equal(storage.opens, 1, 'the oldest was evicted')
 })
