@@ -25,7 +25,7 @@ export { AbstractStorage, COOKIE_SIZE_LIMIT, isStorage } from './lib/storage/abs
 export type { SessionEnvelope } from './lib/wire/envelope.js'
 export { UNKNOWN_ID } from './lib/load-failure.js'
 export type { LoadFailure } from './lib/load-failure.js'
-export type { CookieStorageOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
+export type { CookieStorageOptions, RollingOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
 export { CookieStorage } from './lib/storage/cookie-storage.js'
 export type { OpenedCookie } from './lib/storage/cookie-storage.js'
 export { StoreStorage } from './lib/storage/store-storage.js'
