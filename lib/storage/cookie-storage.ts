@@ -7,7 +7,7 @@ import type { Decrypted, Validity } from '../crypto/decrypted.js'
 import type { LoadFailure } from '../load-failure.js'
 import { COOKIE_STORAGE_OPTIONS } from './options.js'
 import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
-import { CREATED_CACHE_SIZE, isRefreshDue } from './rolling.js'
+import { CREATED_CACHE_SIZE, RecentMap, isRefreshDue } from './rolling.js'
 import { kLoadsSynchronously, kUntouchedRefresh } from '../symbols.js'
 
 export type { CookieStorageOptions } from './options.js'
@@ -36,17 +36,17 @@ export abstract class CookieStorage extends AbstractStorage {
   readonly #cacheSize: number
   /**
    * With `rolling`: cookie values this storage opened or sealed → their envelope's
-   * `created`, oldest first. A cookie value never changes, so what it maps to stays true;
+   * `created`, the most recent ones. A cookie value never changes, so what it maps to stays true;
    * and only values this storage authenticated (or made) get in, so a hit can only say
    * "young, nothing to do": a session is never built from it.
    */
-  readonly #createdOf: Map<string, number> | undefined
+  readonly #createdOf: RecentMap<number> | undefined
 
   constructor (options: CookieStorageOptions = {}) {
     super(options)
     this.#cacheSize = this.settings.cacheSize
     this.#opened = this.#cacheSize > 0 ? new Map() : undefined
-    this.#createdOf = this.refreshAfter === undefined ? undefined : new Map()
+    this.#createdOf = this.refreshAfter === undefined ? undefined : new RecentMap(CREATED_CACHE_SIZE)
   }
 
   /**
@@ -115,10 +115,7 @@ export abstract class CookieStorage extends AbstractStorage {
 
   /** Remembers the `created` of a cookie value this storage opened or sealed (with `rolling` only). */
   #rememberCreated (value: string, created: number): void {
-    const cache = this.#createdOf
-    if (cache === undefined) return
-    if (cache.size >= CREATED_CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-    cache.set(value, created)
+    this.#createdOf?.set(value, created)
   }
 
   saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): void {

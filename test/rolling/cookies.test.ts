@@ -12,7 +12,7 @@ import { SimpleCookieStorage, generateKey } from '../../index.js'
 import type { CookieStorage, CookieStorageOptions } from '../../index.js'
 import type { LoadFailure } from '../../lib/load-failure.js'
 import type { OpenedCookie } from '../../lib/storage/cookie-storage.js'
-import { CREATED_CACHE_SIZE } from '../../lib/storage/rolling.js'
+import { CREATED_CACHE_SIZE, RecentMap } from '../../lib/storage/rolling.js'
 import { formatExpires, quoteCookieValue, unquoteCookieValue } from '../../lib/wire/cookie.js'
 import { EncryptedCookieStorage } from '../../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../../storages/nacl-cookie.js'
@@ -222,18 +222,42 @@ t.test('a refresh that fails is logged at warn and the response goes out unchang
   }
 })
 
-t.test(`the created cache keeps the ${CREATED_CACHE_SIZE} most recent cookies: an evicted one is opened again`, async (t) => {
+t.test(`the created cache keeps at most ${CREATED_CACHE_SIZE} cookies, the most recent: an evicted one is opened again`, async (t) => {
   fakeDate(t, T0)
   const storage = new CountingSimple(ROLLING)
   const { app } = await buildApp(t, storage, routes)
   const cookieOf = (index: number): string => `AIOHTTP_SESSION=${quoteCookieValue(`{"created": ${T0}, "session": {"n": ${index}}}`)}`
   // Loaded directly, as a handler's first use of request.session would.
   const request = (cookie: string) => ({ headers: { cookie }, log: app.log }) as unknown as FastifyRequest
-  for (let index = 0; index <= CREATED_CACHE_SIZE; index++) storage.loadSession(request(cookieOf(index)))
-  storage.opens = 0
-  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(CREATED_CACHE_SIZE) } })
-  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(1) } })
-  t.equal(storage.opens, 0, 'the most recent ones are known')
-  await app.inject({ url: '/untouched', headers: { cookie: cookieOf(0) } })
-  t.equal(storage.opens, 1, 'the oldest was evicted')
+  const untouched = async (index: number): Promise<number> => {
+    const before = storage.opens
+    t.same(setCookies(await app.inject({ url: '/untouched', headers: { cookie: cookieOf(index) } })), [])
+    return storage.opens - before
+  }
+  for (let index = 0; index < CREATED_CACHE_SIZE; index++) storage.loadSession(request(cookieOf(index)))
+  t.equal(await untouched(0), 0, 'the first is still known')
+  t.equal(await untouched(CREATED_CACHE_SIZE - 1), 0, 'and the last')
+  // Not quite another half of the cache: the two cookies just used stay, older ones go.
+  const half = CREATED_CACHE_SIZE / 2
+  for (let index = CREATED_CACHE_SIZE; index < CREATED_CACHE_SIZE + half - 2; index++) storage.loadSession(request(cookieOf(index)))
+  t.equal(await untouched(1), 1, 'one neither recent nor in use was evicted: opened again')
+  t.equal(await untouched(0), 0, 'a cookie in use (looked up meanwhile) is kept')
+  t.equal(await untouched(CREATED_CACHE_SIZE + half - 3), 0, 'the most recent is known')
+  t.equal(await untouched(1), 0, 'and the evicted one is remembered again')
+})
+
+t.test('RecentMap: bounded, O(1), keeps what is in use', async (t) => {
+  const map = new RecentMap<number>(4)
+  for (let index = 0; index < 4; index++) map.set(`k${index}`, index)
+  t.equal(map.get('k0'), 0, 'in the old generation: found, and moved to the young one')
+  map.set('k4', 4)
+  t.equal(map.get('k1'), undefined, 'neither recent nor in use: dropped')
+  t.equal(map.get('k4'), 4)
+  t.equal(map.get('k3'), 3, 'the generation before is still read')
+  t.equal(map.get('k0'), 0, 'the one in use is kept')
+  t.equal(new RecentMap<number>(1).get('x'), undefined)
+  const tiny = new RecentMap<number>(1)
+  tiny.set('a', 1)
+  tiny.set('b', 2)
+  t.same([tiny.get('a'), tiny.get('b')], [1, 2], 'a size below 2 still keeps one per generation')
 })
