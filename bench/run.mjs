@@ -6,9 +6,9 @@
 // cancel out. Medians over rounds go to stdout, bench/results/ (JSON + Markdown) and,
 // for a full run, bench/README.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { checkBuild } from './lib/build.mjs'
@@ -16,7 +16,7 @@ import { storeEnv, launchServer } from './lib/launch.mjs'
 import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
 import { canPin, coreTimes, cpuList, pinSelf } from './lib/processes.mjs'
 import { markdown } from './lib/report.mjs'
-import { findScenario, login, probe, scenarios as allScenarios } from './lib/scenarios.mjs'
+import { defaultScenarios, findScenario, login, probe, scenarios as allScenarios } from './lib/scenarios.mjs'
 import { opsPerRequest, startMemcached, startRedis } from './lib/stores.mjs'
 import { WRK, runWrk } from './lib/wrk.mjs'
 import { findServer, missingFiles, packageDir, servers as allServers, variantB } from './servers.mjs'
@@ -35,7 +35,7 @@ const HELP = `Usage: node bench/run.mjs [options]
   --connections N     wrk connections (default 32)
   --only a,b          only these servers (bare is always added: ratios need it)
   --all               include optional servers (${allServers.filter((s) => s.optional).map((s) => s.name).join(', ')})
-  --scenarios a,b     only these scenarios (${allScenarios.map((s) => s.name).join(', ')})
+  --scenarios a,b     these scenarios (${allScenarios.map((s) => s.name + (s.optional ? ' (optional)' : '')).join(', ')}; default: all but optional)
   --server-cpus L     taskset CPU list for the server (default: 1)
   --load-cpus L       taskset CPU list for wrk, Redis and Memcached (default: 0)
   --no-pin            do not pin processes to CPUs
@@ -114,7 +114,7 @@ const chosen = names === undefined
   ? allServers.filter((server) => options.all || !server.optional)
   : allServers.filter((server) => server.name === 'bare' || names.map((name) => findServer(name).name).includes(server.name))
 const selected = options.compare === undefined ? chosen : [...chosen, ...chosen.filter((server) => server.ours).map(variantB)]
-const scenarios = options.scenarios === undefined ? allScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
+const scenarios = options.scenarios === undefined ? defaultScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
 const fullRun = names === undefined && options.scenarios === undefined && rounds >= 3
 
 function preflight () {
@@ -148,16 +148,37 @@ async function measureServer (entry, round, context) {
   for (const kind of entry.needs) await stores[kind].flush()
   const server = await launchServer(entry.name, { cpus: pinning.serverCpus, env: storeEnv(stores) })
   try {
-    const cookie = entry.cookie ?? await login(server.base)
+    // One login per setup route the scenarios need (GET /login, GET /login-old), or
+    // `sessions` of them, written one per line for wrk to send in turn.
+    const cookies = new Map()
+    const cookieFiles = new Map()
+    for (const scenario of scenarios) {
+      const path = scenario.login ?? '/login'
+      if (!cookies.has(path)) cookies.set(path, entry.cookie ?? await login(server.base, path))
+      if (scenario.sessions !== undefined && entry.cookie === undefined) {
+        const lines = [cookies.get(path)]
+        while (lines.length < scenario.sessions) lines.push(await login(server.base, path))
+        const file = join(tmpdir(), `bench-cookies-${process.pid}-${scenario.name}.txt`)
+        writeFileSync(file, lines.join('\n') + '\n')
+        cookieFiles.set(scenario.name, file)
+      }
+    }
+    const cookieOf = (scenario) => cookies.get(scenario.login ?? '/login')
     const setCookie = {}
     // Check every scenario once before measuring any (the bare server has no real session).
     for (const scenario of scenarios) {
-      setCookie[scenario.name] = (await probe(server.base, scenario, cookie, { checkBody: entry.name !== 'bare' })).setCookie
+      setCookie[scenario.name] = (await probe(server.base, scenario, cookieOf(scenario), { checkBody: entry.name !== 'bare' })).setCookie
     }
     const serverCores = pinning.serverCpus === undefined ? [] : cpuList(pinning.serverCpus)
     const loadCores = pinning.loadCpus === undefined ? [] : cpuList(pinning.loadCpus)
     for (const scenario of scenarios) {
-      const load = { url: server.url(scenario.path), cookie: scenario.cookie ? cookie : undefined, connections, cpus: pinning.loadCpus }
+      const load = {
+        url: server.url(scenario.path),
+        cookie: scenario.cookie ? cookieOf(scenario) : undefined,
+        cookieFile: cookieFiles.get(scenario.name),
+        connections,
+        cpus: pinning.loadCpus
+      }
       await runWrk({ ...load, seconds: warmup })
       let best
       for (let attempt = 0; attempt <= retries; attempt++) {

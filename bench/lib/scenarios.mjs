@@ -7,7 +7,10 @@
  * @property {string} name
  * @property {string} title
  * @property {string} path
- * @property {boolean} cookie   send the session cookie obtained from GET /login
+ * @property {boolean} cookie   send the session cookie obtained from GET /login (or `login`)
+ * @property {string} [login]   the setup route whose cookie the scenario sends (default /login)
+ * @property {boolean} [optional]  left out unless named by --scenarios (the rolling ones)
+ * @property {number} [sessions]  log in this many times and send the cookies in turn, one per request
  * @property {(body: any) => string | undefined} check   what is wrong with the body, if anything
  */
 
@@ -42,8 +45,31 @@ export const scenarios = [
     // A browser sends its cookie to every path, including the opted-out ones.
     cookie: true,
     check: (body) => (body.ok === true ? undefined : `expected { ok: true }, got ${JSON.stringify(body)}`)
+  },
+  {
+    name: 'rolling-old',
+    title: 'read-only with a session past rolling\'s refreshAfter (every request refreshes it)',
+    path: '/read-old',
+    cookie: true,
+    login: '/login-old',
+    // A different session on each request (users, not one user's tabs): on a server-side
+    // storage, requests of one session that all find it old make one write between them.
+    sessions: 1000,
+    optional: true,
+    check: (body) => (body.user === 'bench-user' ? undefined : `expected user "bench-user", got ${JSON.stringify(body)}`)
+  },
+  {
+    name: 'untouched',
+    title: 'a route that never uses request.session (valid, young cookie)',
+    path: '/untouched',
+    cookie: true,
+    optional: true,
+    check: (body) => (body.ok === true ? undefined : `expected { ok: true }, got ${JSON.stringify(body)}`)
   }
 ]
+
+/** The scenarios a run measures unless told otherwise. */
+export const defaultScenarios = scenarios.filter((scenario) => scenario.optional !== true)
 
 export function findScenario (name) {
   const scenario = scenarios.find((candidate) => candidate.name === name)
@@ -56,12 +82,12 @@ function cookieHeader (response) {
   return response.headers.getSetCookie().map((value) => value.split(';')[0]).join('; ')
 }
 
-/** Logs in once (GET /login) and returns the Cookie header to replay. */
-export async function login (base) {
-  const response = await fetch(base + '/login')
+/** Logs in once (GET /login, or `path`) and returns the Cookie header to replay. */
+export async function login (base, path = '/login') {
+  const response = await fetch(base + path)
   await response.text()
   const cookie = cookieHeader(response)
-  if (response.status !== 200 || cookie === '') throw new Error(`GET /login gave ${response.status} and no session cookie`)
+  if (response.status !== 200 || cookie === '') throw new Error(`GET ${path} gave ${response.status} and no session cookie`)
   return cookie
 }
 

@@ -13,11 +13,12 @@ const SCRIPT = fileURLToPath(new URL('../wrk/scenario.lua', import.meta.url))
  * event loop keeps every connection busy, and a second thread would only compete
  * with the first for that core.
  */
-export async function runWrk ({ url, cookie, method = 'GET', seconds, connections, cpus }) {
+export async function runWrk ({ url, cookie, cookieFile, method = 'GET', seconds, connections, cpus }) {
   const wrkArgs = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', '-s', SCRIPT, url]
   const [command, args] = pinned(cpus, WRK, wrkArgs)
   const timed = existsSync(TIME)
-  const env = { ...process.env, BENCH_COOKIE: cookie ?? '', BENCH_METHOD: method }
+  // cookieFile: one Cookie header per line, sent in turn (a session per request).
+  const env = { ...process.env, BENCH_COOKIE: cookie ?? '', BENCH_COOKIE_FILE: cookieFile ?? '', BENCH_METHOD: method }
   const result = timed
     ? await run(TIME, ['-f', 'BENCH_TIME %U %S %e', command, ...args], { env })
     : await run(command, args, { env })

@@ -12,6 +12,25 @@ if cookie ~= nil and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
 end
 
+-- BENCH_COOKIE_FILE: one Cookie header per line, sent in turn, one per request (many
+-- sessions instead of one). Requests are formatted once, in init (where wrk has set the
+-- host and path): wrk.format per request would cost the generator more than the server.
+local cookieFile = os.getenv("BENCH_COOKIE_FILE")
+if cookieFile ~= nil and cookieFile ~= "" then
+  local prepared = {}
+  local next = 0
+  init = function(args)
+    for line in io.lines(cookieFile) do
+      wrk.headers["Cookie"] = line
+      prepared[#prepared + 1] = wrk.format()
+    end
+  end
+  request = function()
+    next = next % #prepared + 1
+    return prepared[next]
+  end
+end
+
 done = function(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(
