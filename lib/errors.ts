@@ -24,7 +24,11 @@ export class FastifySessionsError extends Error {
   }
 }
 
-/** Bad options, keys or registration: thrown at start-up, never per request. */
+/**
+ * Bad options (unknown names included), keys or registration: thrown at start-up. The
+ * one exception is `session.maxAge = …` with a bad value in a handler: the same mistake
+ * as a bad `maxAge` option, made per request, so the same class (HTTP 500).
+ */
 export class SessionConfigError extends FastifySessionsError {
   constructor (message: string) {
     super('FST_SESSIONS_CONFIG', `fastify-sessions: ${message}`)

@@ -13,7 +13,9 @@ declare module 'fastify' {
   interface FastifyRequest {
     /**
      * The request's session. Available in every handler and in hooks after
-     * `onRequest`; throws on routes with `config: { session: false }`.
+     * `onRequest`; throws a SessionNotAvailableError on routes with
+     * `config: { session: false }`, in contexts the plugin's registration does not
+     * reach, and (server-side storages) in onRequest hooks added before the plugin.
      */
     readonly session: Session
     /**
@@ -35,11 +37,32 @@ const kLoadSession: unique symbol = Symbol.for('fastify-sessions.request.load')
 /** On a request: true after an unexpected error; nothing is saved for it. */
 const kDiscarded: unique symbol = Symbol.for('fastify-sessions.request.discarded')
 
-/** The request as the plugin sees it, with its internal slot. */
+/** On a request: the session on first use of `request.session`, when the slot has none. */
+const kLoadOnFirstUse: unique symbol = Symbol.for('fastify-sessions.request.loadOnFirstUse')
+
+/** On a request: what `request.newSession()` does. */
+const kNewSession: unique symbol = Symbol.for('fastify-sessions.request.newSession')
+
+/**
+ * On the requests of the application's root: the error for a request whose context has
+ * no registration of the plugin. Its presence says that `request.session` and
+ * `request.newSession()` are installed on the root (see `installAccessors`).
+ */
+const kNotRegisteredHere: unique symbol = Symbol.for('fastify-sessions.request.notRegisteredHere')
+
+/**
+ * The request as the plugin sees it. The slot `kSession` holds the loaded session; before
+ * that it is null, except after the load hook found no session cookie (server-side
+ * storages), when it is undefined: the session is then made on first use, with no I/O.
+ * The functions exist only in the contexts where the plugin is registered.
+ */
 interface SessionRequest extends FastifyRequest {
-  [kSession]: Session | null
-  [kLoadSession]: () => Promise<Session>
+  [kSession]: Session | null | undefined
   [kDiscarded]: boolean
+  [kLoadSession]?: () => Promise<Session>
+  [kLoadOnFirstUse]?: () => Session
+  [kNewSession]?: () => Session
+  [kNotRegisteredHere]?: (what: string) => SessionNotAvailableError
 }
 
 type OnSendDone = (error?: Error | null, payload?: unknown) => void
@@ -66,6 +89,59 @@ function routeName (request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? request.url}`
 }
 
+/** What to do about a request whose context has no registration of the plugin. */
+const REGISTER_HERE = 'register it on this instance or a parent, before the plugin that declares this route: ' +
+  '`app.register(sessionPlugin, storage)`; if a plugin of yours registers it, wrap that plugin with fastify-plugin ' +
+  'so that the registration is not encapsulated in it'
+
+/** The error for `what` on a request whose context has no registration, although another context has one. */
+function notRegisteredHere (this: FastifyRequest, what: string): SessionNotAvailableError {
+  return new SessionNotAvailableError(`${what} on ${routeName(this)}: fastify-sessions is not registered in the context of ` +
+    `this route, only in another, encapsulated one; ${REGISTER_HERE}`)
+}
+
+/**
+ * The application's root instance. Fastify makes each encapsulated context an object
+ * whose prototype is its parent's instance, so the prototypes that are Fastify instances
+ * lead to the root. Were that to change, this finds `fastify` itself, and only the error
+ * for routes outside the plugin's context is lost (they would see no `request.session`).
+ */
+function rootOf (fastify: FastifyInstance): FastifyInstance {
+  let root = fastify
+  for (let parent: unknown = Object.getPrototypeOf(root); isFastifyInstance(parent); parent = Object.getPrototypeOf(parent)) root = parent
+  return root
+}
+
+function isFastifyInstance (value: unknown): value is FastifyInstance {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<FastifyInstance>).decorateRequest === 'function'
+}
+
+/**
+ * Installs `request.session` and `request.newSession()` once, on the root: each context
+ * where the plugin is registered adds its own `kLoadOnFirstUse` and `kNewSession`, which
+ * they call. So in an encapsulated context without the plugin (a sibling of the plugin
+ * that registered it) `request.session` throws an error that says where to register it,
+ * instead of being undefined ("Cannot read properties of undefined").
+ */
+function installAccessors (root: FastifyInstance): void {
+  root.decorateRequest(kNotRegisteredHere, notRegisteredHere)
+  root.decorateRequest('session', {
+    getter (this: FastifyRequest): Session {
+      const request = internal(this)
+      const loaded = request[kSession]
+      if (loaded !== null && loaded !== undefined) return loaded
+      const load = request[kLoadOnFirstUse]
+      if (load === undefined) throw notRegisteredHere.call(this, 'request.session')
+      return load.call(this)
+    }
+  })
+  root.decorateRequest('newSession', function (this: FastifyRequest): Session {
+    const replace = internal(this)[kNewSession]
+    if (replace === undefined) throw notRegisteredHere.call(this, 'request.newSession()')
+    return replace.call(this)
+  })
+}
+
 // Async, so that a bad registration rejects `register()` (avvio does not catch a throw
 // from a callback-style plugin: it would crash the process).
 async function fastifySessions (fastify: FastifyInstance, storage: AbstractStorage): Promise<void> {
@@ -73,8 +149,15 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     throw new SessionConfigError('register(sessionPlugin, storage) expects the storage itself as the options ' +
       `(an AbstractStorage instance, e.g. new EncryptedCookieStorage(key)); got ${describeType(storage)}`)
   }
-  if (fastify.hasRequestDecorator('session')) {
-    throw new SessionConfigError('the plugin is already registered here; register it once, with one storage')
+  if (fastify.hasRequestDecorator(kLoadSession)) {
+    throw new SessionConfigError('the plugin is already registered in this context or a parent; register it once, with one storage')
+  }
+  if (!fastify.hasRequestDecorator(kNotRegisteredHere)) {
+    if (fastify.hasRequestDecorator('session') || fastify.hasRequestDecorator('newSession')) {
+      throw new SessionConfigError('request.session is already decorated by another plugin in this context ' +
+        '(@fastify/session, @fastify/secure-session…): use one session plugin')
+    }
+    installAccessors(rootOf(fastify))
   }
   // Cookie storages load synchronously and without I/O: they wait for the first use
   // of request.session, so requests that never touch it pay nothing.
@@ -108,20 +191,29 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }
   }
 
-  /** request.session before the session is in the slot: load it now, or explain why it cannot be. */
+  /**
+   * request.session before the session is in the slot: load it now, or explain why it
+   * cannot be. A server-side storage loads in the onRequest hook: before that hook has
+   * run (in an onRequest hook added before the plugin) the session is not there, with a
+   * cookie or without. Both cases throw, so that such a hook fails on its developer's
+   * first try, not only once a visitor has a session cookie.
+   */
   function loadOnFirstUse (request: FastifyRequest): Session {
     checkAvailable(request)
-    if (isCookielessStoreRequest(request)) return setSession(request, storage.newSession(), 'newSession')
-    if (!loadsOnFirstUse) {
-      throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
-        'in its onRequest hook, after hooks added before it. In such a hook use `await getSession(request)` instead.')
+    if (loadsOnFirstUse) return setSession(request, storage.loadSession(request), 'loadSession')
+    // The cookie is looked at again: only a context the hook does not reach (made before
+    // the plugin was registered) leaves undefined with a cookie there.
+    if (internal(request)[kSession] === undefined && isCookielessStoreRequest(request)) {
+      return setSession(request, storage.newSession(), 'newSession')
     }
-    return setSession(request, storage.loadSession(request), 'loadSession')
+    throw new SessionNotAvailableError(`request.session on ${routeName(request)} is not loaded yet: ${storage.constructor.name} loads it ` +
+      "in its onRequest hook, which runs after the onRequest hooks added before the plugin's registration. In such a hook use " +
+      '`await getSession(request)` instead, or add the hook after registering the plugin.')
   }
 
   async function loadSession (this: FastifyRequest): Promise<Session> {
     const current = internal(this)[kSession]
-    if (current !== null) return current
+    if (current !== null && current !== undefined) return current
     checkAvailable(this)
     return setSession(this, await storage.loadSession(this), 'loadSession')
   }
@@ -129,7 +221,7 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   /** The session `newSession()` replaces, whose identities the new one must retire; undefined for none. */
   function replacedSession (request: FastifyRequest): Session | undefined {
     const current = internal(request)[kSession]
-    if (current !== null) return current
+    if (current !== null && current !== undefined) return current
     if (!loadsOnFirstUse) return loadOnFirstUse(request)
     // A cookie session has no server-side record to retire, so it need not be decrypted here.
     checkAvailable(request)
@@ -152,7 +244,18 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   // is nothing to wait for (no cookie, an unchanged session, a cookie storage), and these
   // hooks run on every request: only a storage that really returns a promise pays for one.
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
-    if (internal(request)[kSession] !== null || isCookielessStoreRequest(request) || isOptedOut(request)) {
+    if (internal(request)[kSession] !== null) {
+      next()
+      return
+    }
+    if (isCookielessStoreRequest(request)) {
+      // Nothing stored to read: the session is made on first use, if there is one.
+      // Undefined tells loadOnFirstUse that this hook has run.
+      internal(request)[kSession] = undefined
+      next()
+      return
+    }
+    if (isOptedOut(request)) {
       next()
       return
     }
@@ -182,9 +285,9 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
 
   function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: OnSendDone): void {
     const session = internal(request)[kSession]
-    if (session === null || !session[kChanged] || internal(request)[kDiscarded]) {
+    if (session === null || session === undefined || !session[kChanged] || internal(request)[kDiscarded]) {
       if (refreshAfter === undefined) next(null, payload)
-      else refreshOnSend(request, reply, session, payload, next)
+      else refreshOnSend(request, reply, session ?? null, payload, next)
       return
     }
     // Cleared first: if saving fails, the error reply passes through here again.
@@ -270,12 +373,10 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
 
   fastify.decorateRequest(kSession, null)
   fastify.decorateRequest(kDiscarded, false)
-  fastify.decorateRequest('session', {
-    getter (this: FastifyRequest): Session {
-      return internal(this)[kSession] ?? loadOnFirstUse(this)
-    }
+  fastify.decorateRequest(kLoadOnFirstUse, function (this: FastifyRequest): Session {
+    return loadOnFirstUse(this)
   })
-  fastify.decorateRequest('newSession', newSession)
+  fastify.decorateRequest(kNewSession, newSession)
   fastify.decorateRequest(kLoadSession, loadSession)
   if (!loadsOnFirstUse) fastify.addHook('onRequest', loadOnRequest)
   fastify.addHook('onSend', saveOnSend)
@@ -289,20 +390,22 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
  */
 export const sessionPlugin = fp(fastifySessions, { fastify: '5.x', name: 'fastify-sessions' })
 
-function pluginOf (request: FastifyRequest): SessionRequest {
-  const sessionRequest = internal(request)
-  if (typeof sessionRequest[kLoadSession] !== 'function') {
-    throw new SessionNotAvailableError('the plugin is not registered in the context of this route')
-  }
-  return sessionRequest
+/** The plugin's `kLoadSession` on the request; throws where the plugin is not registered. */
+function loaderOf (request: FastifyRequest, what: string): () => Promise<Session> {
+  const load = internal(request)[kLoadSession]
+  if (load !== undefined) return load
+  const notRegistered = internal(request)[kNotRegisteredHere]
+  if (notRegistered !== undefined) throw notRegistered.call(request, what)
+  throw new SessionNotAvailableError(`${what} on ${routeName(request)}: fastify-sessions is not registered in this application; ${REGISTER_HERE}`)
 }
 
 /** The request's session, loading it if needed (aiohttp `get_session`). */
 export async function getSession (request: FastifyRequest): Promise<Session> {
-  return pluginOf(request)[kLoadSession]()
+  return loaderOf(request, 'getSession(request)').call(request)
 }
 
 /** A new session for the request, replacing the current one (aiohttp `new_session`). */
 export async function newSession (request: FastifyRequest): Promise<Session> {
-  return pluginOf(request).newSession()
+  loaderOf(request, 'newSession(request)')
+  return request.newSession()
 }

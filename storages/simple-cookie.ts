@@ -3,6 +3,7 @@ import type { CookieStorageOptions, OpenedCookie } from '../lib/storage/cookie-s
 import type { LoadFailure } from '../lib/load-failure.js'
 import type { SessionEnvelope } from '../lib/wire/envelope.js'
 import { COOKIE_STORAGE_OPTIONS, withDefaults } from '../lib/storage/options.js'
+import { UNKEYED_COOKIE_HINTS } from '../lib/storage/option-names.js'
 import type { CookieStorageSettings, OptionSchema } from '../lib/storage/options.js'
 
 /**
@@ -20,9 +21,13 @@ function escapeNonAscii (json: string): string {
 
 /**
  * JSON with non-ASCII escaped, as Python writes it, so the cookie is plain ASCII; and no
- * cache: there is nothing to decrypt, nothing worth remembering.
+ * cache: there is nothing to decrypt, nothing worth remembering. A `key` or `secret`
+ * given to it is answered with what it is not (signed, encrypted).
  */
-const SIMPLE_COOKIE_OPTIONS = withDefaults(COOKIE_STORAGE_OPTIONS, { encoder: asciiJson, cacheSize: 0 })
+const SIMPLE_COOKIE_OPTIONS: OptionSchema<CookieStorageSettings> = {
+  ...withDefaults(COOKIE_STORAGE_OPTIONS, { encoder: asciiJson, cacheSize: 0 }),
+  hints: UNKEYED_COOKIE_HINTS
+}
 
 /**
  * Keeps the session as plain JSON in the cookie, readable **and forgeable** by the

@@ -1,5 +1,9 @@
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import t from 'tap'
 import { SetCookieBuilder, findCookie, formatExpires, quoteCookieValue, unquoteCookieValue } from '../lib/wire/cookie.js'
+import { cookieText, cookieUnit, lastCookieValue, pythonQuote, pythonUnquote } from './helpers/cookie-model.js'
+import { propertyOptions } from './helpers/property.js'
 
 t.test('quoteCookieValue follows Python http.cookies._quote', async (t) => {
   t.equal(quoteCookieValue('abcXYZ019!#$%&\'*+-.^_`|~:'), 'abcXYZ019!#$%&\'*+-.^_`|~:', 'legal characters stay bare')
@@ -66,4 +70,40 @@ t.test('SetCookieBuilder uses Python Morsel attribute order', async (t) => {
   const bare = new SetCookieBuilder('S', { domain: undefined, path: '/', secure: false, httpOnly: false, sameSite: undefined, partitioned: false })
   t.equal(bare.build(bare.pair('v'), undefined, 0), 'S=v; Path=/')
   t.equal(bare.deletion(), 'S=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/')
+})
+
+t.test('property: quoting and unquoting follow Python\'s http.cookies, and round-trip', async (t) => {
+  fc.assert(fc.property(cookieText, (value) => {
+    const quoted = quoteCookieValue(value)
+    assert.equal(quoted, pythonQuote(value), 'quote as Python does')
+    assert.equal(unquoteCookieValue(quoted), value, 'and back')
+    assert.equal(unquoteCookieValue(value), pythonUnquote(value), 'unquote any text as Python does')
+    const wrapped = '"' + value + '"'
+    assert.equal(unquoteCookieValue(wrapped), pythonUnquote(wrapped), 'in quotes too')
+  }), propertyOptions(5))
+  t.equal(unquoteCookieValue('"a\\\nb"'), 'a\\\nb', 'a backslash before a newline stays, as in Python (its `.` skips newlines)')
+  t.equal(unquoteCookieValue('"a\\\rb"'), 'a\rb', 'before any other character it goes')
+})
+
+t.test('property: findCookie on any header never throws and finds the last of our cookies', async (t) => {
+  const name = 'AIOHTTP_SESSION'
+  const headerUnit = fc.oneof(
+    fc.constantFrom(';', '; ', ';\t', ' ', '\t', '=', '"', name, `${name}=`, 'X' + name, `${name}_`, '\u00a0', '\n'),
+    cookieUnit
+  )
+  const ours = fc.tuple(fc.constantFrom('', ' ', '\t '), fc.string({ unit: fc.constantFrom('a', 'b', '"', '=', ' ', '\\', '\u00e9'), maxLength: 8 }))
+    .map(([space, value]) => `${space}${name}=${value}`)
+  const piece = fc.oneof(fc.string({ unit: headerUnit, maxLength: 12 }), ours, fc.constantFrom('other=1', 'x="AIOHTTP_SESSION=forged"', '', `${name}`))
+  const header = fc.oneof(
+    fc.array(piece, { maxLength: 6 }).map((pieces) => pieces.join(';')),
+    fc.string({ unit: headerUnit, maxLength: 40 })
+  )
+  let found = 0
+  fc.assert(fc.property(header, (text) => {
+    const value = findCookie(text, name)
+    assert.equal(value, lastCookieValue(text, name), JSON.stringify(text))
+    if (value !== undefined) found++
+  }), propertyOptions(5))
+  t.ok(found > 0, `${found} headers held our cookie`)
+  t.equal(findCookie(undefined, name), undefined)
 })

@@ -34,6 +34,11 @@ function routes (app: FastifyInstance): void {
     request.session.maxAge = undefined
     return 'ok'
   })
+  app.get('/milliseconds', async (request) => {
+    request.session.set('a', 1)
+    request.session.maxAge = 86_400_000
+    return 'ok'
+  })
 }
 
 const storages: Array<[string, () => AbstractStorage]> = [
@@ -76,6 +81,9 @@ for (const [name, storage] of storages) {
     const browserSession = setCookies(await app.inject('/browser-session'))
     t.match(browserSession, [/; HttpOnly; Path=\/; SameSite=Lax$/])
     t.notMatch(browserSession[0], /expires|Max-Age/, 'no maxAge: a browser-session cookie')
+    const milliseconds = await app.inject('/milliseconds')
+    t.match(milliseconds, { statusCode: 500 }, 'a day in milliseconds: a programming error, a 500')
+    t.match(milliseconds.json(), { code: 'FST_SESSIONS_CONFIG', message: /session\.maxAge is in seconds, .*did you mean 86400\?$/ })
   })
 }
 

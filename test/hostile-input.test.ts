@@ -5,7 +5,8 @@
 import t from 'tap'
 import { SimpleCookieStorage, generateKey } from '../index.js'
 import type { AbstractStorage } from '../index.js'
-import { quoteCookieValue } from '../lib/wire/cookie.js'
+import { quoteCookieValue, unquoteCookieValue } from '../lib/wire/cookie.js'
+import { MAX_JSON_DEPTH } from '../lib/wire/json-value.js'
 import { EncryptedCookieStorage } from '../storages/encrypted-cookie.js'
 import { NaClCookieStorage } from '../storages/nacl-cookie.js'
 import type { FastifyInstance } from 'fastify'
@@ -58,6 +59,13 @@ function routes (app: FastifyInstance): void {
 
 const envelope = (session: unknown): Buffer => Buffer.from(JSON.stringify({ created: NOW, session }))
 
+/** `levels` arrays, one inside the other. */
+function nested (levels: number): unknown {
+  let value: unknown = 'leaf'
+  for (let level = 0; level < levels; level++) value = [value]
+  return value
+}
+
 for (const kind of kinds) {
   t.test(kind.name, async (t) => {
     const { app } = await buildApp(t, kind.storage(), routes)
@@ -85,7 +93,8 @@ for (const kind of kinds) {
       ['JSON array', sealed(Buffer.from('[1]'))],
       ['created not an integer', sealed(Buffer.from(`{"created": ${NOW}.5, "session": {"a": 1}}`))],
       ['session not an object', sealed(Buffer.from(`{"created": ${NOW}, "session": [1]}`))],
-      ['a bare word', sealed(Buffer.from(`{"created": ${NOW}, "session": {"a": NaNa}}`))]
+      ['a bare word', sealed(Buffer.from(`{"created": ${NOW}, "session": {"a": NaNa}}`))],
+      ['nested deeper than set() accepts', sealed(envelope({ a: nested(MAX_JSON_DEPTH + 1) }))]
     ]
     if (kind.name !== 'SimpleCookieStorage') hostile.push(['wrong key', foreignValue])
 
@@ -102,6 +111,12 @@ for (const kind of kinds) {
     const empty = await app.inject({ url: '/read', headers: { cookie: `AIOHTTP_SESSION=${sealed(Buffer.from('{}'))}` } })
     t.same(empty.json(), { isNew: true, empty: true, keys: [] }, '{} (aiohttp\'s empty session) is a new session…')
     t.match(sessionLine(empty), { level: 20, reason: 'empty' }, '…logged at debug: it is routine')
+
+    const deepest = sealed(envelope({ a: nested(MAX_JSON_DEPTH) }))
+    const atLimit = await app.inject({ url: '/write', headers: { cookie: `AIOHTTP_SESSION=${deepest}` } })
+    t.equal(atLimit.statusCode, 200, `a value ${MAX_JSON_DEPTH} levels deep, as deep as set() accepts, loads…`)
+    const savedBack = await app.inject({ url: '/read', headers: { cookie: cookiePair(atLimit) as string } })
+    t.same(savedBack.json(), { isNew: false, empty: false, keys: ['a', 'user'] }, '…and is saved back with the route\'s change')
 
     const pythonFloats = sealed(Buffer.from(`{"created": ${NOW}, "session": {"n": NaN, "inf": -Infinity}}`))
     const floats = await app.inject({ url: '/read', headers: { cookie: `AIOHTTP_SESSION=${pythonFloats}` } })
@@ -133,4 +148,15 @@ t.test('Simple: raw UTF-8 in the header is read as UTF-8', async (t) => {
   const value = quoteCookieValue(envelope({ é: 'ü😀' }).toString('latin1'))
   const response = await app.inject({ url: '/read', headers: { cookie: `AIOHTTP_SESSION=${value}` } })
   t.same(response.json(), { isNew: false, empty: false, keys: ['é'] })
+})
+
+t.test('Simple: a forged, deeply nested session is refused at load, so a writing route still saves', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  // 7,000 levels: 14 kB, within Node's 16 kB header limit, and deeper than JSON.stringify can write back.
+  const depth = 7000
+  const forged = quoteCookieValue(`{"created": ${NOW}, "session": {"deep": ${'['.repeat(depth)}${']'.repeat(depth)}}}`)
+  const response = await app.inject({ url: '/write', headers: { cookie: `AIOHTTP_SESSION=${forged}` } })
+  t.equal(response.statusCode, 200, 'the writing route answers')
+  t.same(JSON.parse(unquoteCookieValue(cookieValue(response))).session, { user: 'ann' }, 'and saves only what it set')
+  t.match(sessionLine(response), { level: 40, reason: `a session value is nested more than ${MAX_JSON_DEPTH} levels deep` })
 })

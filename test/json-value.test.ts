@@ -3,9 +3,11 @@
  * refuses, the path and words it reports, and, property-based, that whatever it
  * accepts reads back through JSON as it was set.
  */
+import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_JSON_DEPTH, describeNonJsonValue, findNonJsonValue } from '../lib/wire/json-value.js'
+import { MAX_JSON_DEPTH, describeNonJsonValue, findNonJsonValue, isNestedDeeperThan } from '../lib/wire/json-value.js'
+import { objectOf, sessionEntries } from './helpers/json-data.js'
 import { propertyOptions } from './helpers/property.js'
 
 /** The one-line description, or undefined when the value is accepted. */
@@ -185,3 +187,31 @@ function segment (name: string | number): string {
   const shown = name.length > 40 ? name.slice(0, 40) + '…' : name
   return /^[A-Za-z_$][\w$]*$/.test(shown) ? '.' + shown : `[${JSON.stringify(shown)}]`
 }
+
+t.test('isNestedDeeperThan counts levels of arrays and objects, recursing no deeper than the limit', async (t) => {
+  for (const primitive of [1, 'text', null, true, undefined]) t.notOk(isNestedDeeperThan(primitive, 0), `${String(primitive)}: no level`)
+  t.notOk(isNestedDeeperThan([], 1))
+  t.ok(isNestedDeeperThan([], 0), '[] is one level')
+  t.notOk(isNestedDeeperThan({ a: [1, { b: 'x' }], c: [] }, 3))
+  t.ok(isNestedDeeperThan({ a: [1, { b: 'x' }], c: [] }, 2), 'the deepest branch counts, wherever it is')
+  t.ok(isNestedDeeperThan({ a: 1, b: [[[]]] }, 3))
+  let deep: unknown = 0
+  for (let level = 0; level < 100_000; level++) deep = [deep]
+  t.ok(isNestedDeeperThan(deep, MAX_JSON_DEPTH), '100,000 levels')
+  let exact: unknown = 0
+  for (let level = 0; level < 600; level++) exact = [exact]
+  t.notOk(isNestedDeeperThan(exact, 600), '600 levels within a limit of 600')
+  t.ok(isNestedDeeperThan(exact, 599))
+})
+
+t.test('property: the tests\' session data (test/helpers/json-data.ts) is what set() accepts, and reads back exactly', async (t) => {
+  fc.assert(fc.property(sessionEntries, (entries) => {
+    for (const [name, value] of entries) {
+      assert.equal(findNonJsonValue(value, 'value'), undefined, name)
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(value)), value)
+    }
+    const data = objectOf(entries)
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(data)), data)
+  }), propertyOptions())
+  t.pass('held')
+})

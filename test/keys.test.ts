@@ -42,7 +42,7 @@ t.test('wrong keys fail with what is expected, never the key', async (t) => {
     [Buffer.alloc(44, 0xff), /got Buffer of 44 bytes$/],
     [undefined, /got undefined/],
     [42, /got number/],
-    [{ key: secret }, /got a plain object/],
+    [{ key: secret }, /got a plain object \(the key comes first, the options second: new EncryptedCookieStorage\(key, \{ … \}\)\)/],
     [[], /needs at least one key of 32 bytes \(or its url-safe base64 text\); got an empty array/]
   ]
   for (const [key, message] of cases) {

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import t from 'tap'
-import { readEnvelope } from '../lib/wire/envelope.js'
+import { TOO_DEEP, readEnvelope } from '../lib/wire/envelope.js'
+import { MAX_JSON_DEPTH } from '../lib/wire/json-value.js'
 import { parsePythonJson } from '../lib/wire/python-json.js'
 import { scanEnvelope, writeEnvelope } from '../lib/wire/raw-envelope.js'
 import type { RawEnvelope } from '../lib/wire/raw-envelope.js'
@@ -166,12 +167,30 @@ t.test('what is not an envelope, in readEnvelope\'s words', async (t) => {
     ['{"created": 9007199254740993, "session": {}}', 'created is not an integer'], ['{"created": -Infinity, "session": {}}', 'created is not an integer'],
     ['{"created": 1}', 'session is not an object'], ['{"created": 1, "session": [1]}', 'session is not an object'],
     ['{"created": 1, "session": null}', 'session is not an object'], ['{"session": {"a": 1}, "session": 2}', 'session is not an object'],
-    ['{"foo": {"session": {}}}', 'session is not an object']
+    ['{"foo": {"session": {}}}', 'session is not an object'],
+    [nestedIn(MAX_JSON_DEPTH + 1, '{"created": 1, "session": {"a": 1, "deep": ', '}}'), TOO_DEEP],
+    [nestedIn(MAX_JSON_DEPTH + 1, '{"created": 1, "session": {"deep": ', ', "b": 2}}'), TOO_DEEP],
+    [nestedIn(MAX_JSON_DEPTH, '{"created": 1, "session": {"a": {"b": ', '}}}'), TOO_DEEP],
+    [nestedIn(MAX_JSON_DEPTH + 1, '{"session": {"deep": ', '}, "created": 1.5}'), 'created is not an integer'],
+    [nestedIn(MAX_JSON_DEPTH + 1, '{"session": {"deep": ', '}, "session": []}'), 'session is not an object'],
+    [nestedIn(MAX_JSON_DEPTH + 1, '{"session": {"deep": ', '}, "session": {"a": 1},}'), 'not JSON']
   ]
   for (const [text, reason] of cases) {
     t.equal(scanEnvelope(text), reason, JSON.stringify(text))
     t.equal(reference(text), reason, `the load path agrees on ${JSON.stringify(text)}`)
   }
+})
+
+t.test('nesting: a member may be as deep as set() accepts, no deeper', async (t) => {
+  const atLimit = nestedIn(MAX_JSON_DEPTH, '{"created": 1, "session": {"deep": ', ', "b": 2}}')
+  t.same([...scanned(atLimit).members.keys()], ['deep', 'b'], `${MAX_JSON_DEPTH} levels load`)
+  t.equal(reference(atLimit) !== 'not JSON' && typeof reference(atLimit), 'object', 'on the load path too')
+  const objects = `{"created": 1, "session": {"deep": ${'{"a": '.repeat(MAX_JSON_DEPTH)}{}${'}'.repeat(MAX_JSON_DEPTH)}}}`
+  t.equal(scanEnvelope(objects), TOO_DEEP, 'an empty object is a level too')
+  t.equal(reference(objects), TOO_DEEP)
+  const fixedLater = nestedIn(MAX_JSON_DEPTH + 1, '{"created": 1, "session": {"deep": ', '}, "session": {"a": 1}}')
+  t.same([...scanned(fixedLater).members], [['a', '1']], 'only the last session counts, as in JSON.parse')
+  t.equal(typeof reference(fixedLater), 'object')
 })
 
 t.test('property: any JSON, any whitespace and escapes: scan keeps each member\'s text and write gives the same data', async (t) => {
@@ -278,9 +297,14 @@ t.test('hostile texts: no unexpected error, work linear in the length', async (t
   const many = 20_000
   const cases: Array<[string, string, (result: ReturnType<typeof scanEnvelope>) => void]> = [
     ['100k nested arrays in a member', `{"created": 1, "session": {"deep": ${'['.repeat(deep)}${']'.repeat(deep)}, "after": 1}}`,
-      (result) => { assert.equal((result as RawEnvelope).members.get('deep')?.length, 2 * deep) }],
+      (result) => { assert.equal(result, TOO_DEEP) }],
     ['100k nested objects in a member', `{"created": 1, "session": {"deep": ${'{"a":'.repeat(deep)}0${'}'.repeat(deep)}}}`,
-      (result) => { assert.equal((result as RawEnvelope).members.get('deep')?.length, 6 * deep + 1) }],
+      (result) => { assert.equal(result, TOO_DEEP) }],
+    ['100k nested arrays in another member', `{"created": 1, "other": ${'['.repeat(deep)}${']'.repeat(deep)}, "session": {"a": 1}}`,
+      (result) => { assert.deepStrictEqual([...(result as RawEnvelope).members], [['a', '1']]) }],
+    [`members nested ${MAX_JSON_DEPTH} levels deep, ${deep / 100} times`,
+      `{"created": 1, "session": {${Array.from({ length: deep / 100 }, (_, index) => `"k${index}": ${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`).join(', ')}}}`,
+      (result) => { assert.equal((result as RawEnvelope).members.get('k0')?.length, 2 * MAX_JSON_DEPTH) }],
     ['100k nested arrays, never closed', `{"created": 1, "session": {"deep": ${'['.repeat(deep)}`, (result) => { assert.equal(result, 'not JSON') }],
     ['100k nested arrays as the envelope', '['.repeat(deep) + ']'.repeat(deep), (result) => { assert.equal(result, 'not an object') }],
     ['a 2 MB string', `{"created": 1, "session": {"s": "${'x'.repeat(2_000_000)}"}}`,
@@ -333,4 +357,9 @@ function countingText (text: string): { stand: string, work: { charactersRead: n
 
 function asciiJson (text: string): string {
   return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
+}
+
+/** `before`, then `levels` nested arrays (`[[…]]`), then `after`. */
+function nestedIn (levels: number, before: string, after: string): string {
+  return before + '['.repeat(levels) + ']'.repeat(levels) + after
 }

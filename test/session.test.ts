@@ -146,6 +146,15 @@ t.test('maxAge is settable per response and validated', async (t) => {
   for (const bad of [0, -1, 1.5, Number.NaN, '60', Infinity]) {
     t.throws(() => { session.maxAge = bad as number }, { name: 'SessionConfigError', message: /session\.maxAge must be a whole number of seconds/ }, `refuses ${String(bad)}`)
   }
+  t.throws(() => { session.maxAge = 86400000 }, {
+    name: 'SessionConfigError',
+    statusCode: 500,
+    message: 'fastify-sessions: session.maxAge is in seconds, at most 34560000 (400 days: browsers keep a cookie no longer); got 86400000, which looks like milliseconds: did you mean 86400?'
+  }, 'over 400 days: refused, with the value in seconds when it looks like milliseconds')
+  t.equal(session.maxAge, undefined, 'a refused value changes nothing')
+  session.maxAge = 34560000
+  t.equal(session.maxAge, 34560000, '400 days is the most')
+  t.throws(() => new Session({ maxAge: 34560001 }), { name: 'SessionConfigError', message: /^fastify-sessions: maxAge is in seconds, at most 34560000 .*; got 34560001$/ })
 })
 
 t.test('prototype keys are plain keys', async (t) => {

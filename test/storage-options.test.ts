@@ -20,6 +20,7 @@ t.test('options are applied and normalised', async (t) => {
   t.equal(new SimpleCookieStorage({ sameSite: false }).cookieOptions.sameSite, undefined)
   t.equal(new SimpleCookieStorage({ sameSite: null }).cookieOptions.sameSite, undefined)
   t.equal(new SimpleCookieStorage({ maxAge: null as unknown as undefined }).maxAge, undefined)
+  t.equal(new SimpleCookieStorage({ maxAge: 34560000 }).maxAge, 34560000, 'up to 400 days, what browsers keep')
   t.equal(new SimpleCookieStorage({ cookieName: null as unknown as string }).cookieName, 'AIOHTTP_SESSION', 'null is the default')
   t.same(new SimpleCookieStorage({ path: null as unknown as string, domain: null as unknown as string }).cookieOptions,
     { domain: undefined, path: '/', secure: false, httpOnly: true, sameSite: 'Lax', partitioned: false }, 'null is the default')
@@ -38,6 +39,10 @@ t.test('bad options fail at construction with what was expected', async (t) => {
     [{ maxAge: 0 }, /maxAge must be a whole number of seconds of at least 1, or undefined for none; got 0/],
     [{ maxAge: 1.5 }, /maxAge .*got 1\.5/],
     [{ maxAge: '60' }, /maxAge .*got a string of 2 characters/],
+    [{ maxAge: 86400000 }, /^fastify-sessions: maxAge is in seconds, at most 34560000 \(400 days: browsers keep a cookie no longer\); got 86400000, which looks like milliseconds: did you mean 86400\?$/],
+    [{ maxAge: 34560001 }, /maxAge is in seconds, at most 34560000 .*; got 34560001$/],
+    [{ maxAge: 34560000000 }, /got 34560000000, which looks like milliseconds: did you mean 34560000\?$/],
+    [{ maxAge: 34560001000 }, /got 34560001000$/], // over 400 days in milliseconds too: no suggestion
     [{ path: 'app' }, /path must start with '\/'/],
     [{ path: '/a;b' }, /path must be a non-empty string of visible ASCII characters without ';'/],
     [{ path: '' }, /path must be a non-empty string/],

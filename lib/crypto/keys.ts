@@ -23,10 +23,10 @@ export function generateKey (): string {
 export function normalizeKeys (keys: unknown, storageName: string): Buffer[] {
   const list = Array.isArray(keys) ? keys : [keys]
   if (list.length === 0) throw new SessionConfigError(`${storageName} needs at least one key of 32 bytes (or its url-safe base64 text); got an empty array`)
-  return list.map((key: unknown, index) => normalizeKey(key, list.length > 1 ? `${storageName} key #${index + 1}` : `${storageName} key`))
+  return list.map((key: unknown, index) => normalizeKey(key, list.length > 1 ? `${storageName} key #${index + 1}` : `${storageName} key`, storageName))
 }
 
-function normalizeKey (key: unknown, what: string): Buffer {
+function normalizeKey (key: unknown, what: string, storageName: string): Buffer {
   const expected = `${what} must be 32 bytes (a Buffer or Uint8Array) or their url-safe base64 text with padding (44 characters, as generateKey() and Fernet.generate_key() produce)`
   if (typeof key === 'string') {
     if (KEY_TEXT.test(key)) return Buffer.from(key, 'base64')
@@ -39,7 +39,10 @@ function normalizeKey (key: unknown, what: string): Buffer {
       : ''
     throw new SessionConfigError(`${expected}; got ${describeType(key)}${hint}`)
   }
-  throw new SessionConfigError(`${expected}; got ${describeType(key)}`)
+  // A plain object is most likely the options, written where the key goes (as
+  // `{ key, … }` is written in @fastify/secure-session).
+  const hint = describeType(key) === 'a plain object' ? ` (the key comes first, the options second: new ${storageName}(key, { … }))` : ''
+  throw new SessionConfigError(`${expected}; got ${describeType(key)}${hint}`)
 }
 
 function textHint (key: string): string {

@@ -10,7 +10,9 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions, refreshAfterOf } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, keyLiteral, keyPath } from '../session.js'
+import { WarningLimit } from './warning-limit.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
+import { PLAIN_HTTP_WARNING, dropsSecureCookie } from './plain-http.js'
 import { scanEnvelope, writeEnvelope } from '../wire/raw-envelope.js'
 import { kChanges, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand, kUntouchedRefresh } from '../symbols.js'
 import { RawJson, changedKeys, freshRecord, mergeRecord } from './record-merge.js'
@@ -60,6 +62,9 @@ export abstract class AbstractStorage {
   /** The options, checked and normalised once, with their defaults (frozen). */
   protected readonly settings: StorageSettings
   readonly #setCookie: SetCookieBuilder
+  /** True while a Secure cookie sent over plain http would go unnoticed: until warned once. */
+  #watchingForPlainHttp: boolean
+  readonly #warnings = new WarningLimit()
   /**
    * True with the default encoder and decoder: stored members are then kept as the JSON
    * text they were read as, so what a request did not change is written back byte for
@@ -77,6 +82,7 @@ export abstract class AbstractStorage {
     this.encoder = this.settings.encoder
     this.decoder = this.settings.decoder
     this.#setCookie = new SetCookieBuilder(this.cookieName, this.cookieOptions)
+    this.#watchingForPlainHttp = this.cookieOptions.secure
     this.#keepsRawMembers = this.encoder === schema.table.encoder.default && this.decoder === schema.table.decoder.default
   }
 
@@ -112,7 +118,18 @@ export abstract class AbstractStorage {
   saveCookie (reply: FastifyReply, value: string, maxAge: number | undefined): void {
     const pair = this.#setCookie.pair(quoteCookieValue(value))
     if (pair.length > COOKIE_SIZE_LIMIT) throw new SessionTooLargeError(pair.length, COOKIE_SIZE_LIMIT)
+    if (this.#watchingForPlainHttp) this.#warnOfPlainHttp(reply.request)
     reply.header('set-cookie', this.#setCookie.build(pair, maxAge, nowSeconds()))
+  }
+
+  /**
+   * Logs, once, that a Secure cookie is being sent where browsers drop it (see
+   * `plain-http.ts`): "my login does not stick" otherwise has no clue at all.
+   */
+  #warnOfPlainHttp (request: FastifyRequest): void {
+    if (!dropsSecureCookie(request)) return
+    this.#watchingForPlainHttp = false
+    request.log.warn({ cookieName: this.cookieName, hostname: request.hostname }, PLAIN_HTTP_WARNING)
   }
 
   /** Appends a cookie that makes the browser forget the session cookie. */
@@ -259,13 +276,21 @@ export abstract class AbstractStorage {
   /**
    * Logs why a stored session was not used and returns a new one. Expired and empty
    * sessions are routine (debug); anything else is worth a warning, since it means a
-   * wrong key, a tampered cookie or a broken client. The cookie itself is never logged.
+   * wrong key, a tampered cookie or a broken client, but at most WARNINGS_PER_MINUTE
+   * a minute per storage: the rest go to debug (`rateLimited: true`) and the next
+   * warning says how many (`suppressedWarnings`, `suppressedSince`). The cookie itself
+   * is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
-    if (isRoutineFailure(reason)) request.log.debug(details, message)
-    else request.log.warn(details, message)
+    if (isRoutineFailure(reason)) {
+      request.log.debug(details, message)
+    } else {
+      const admitted = this.#warnings.admit(nowSeconds())
+      if (admitted === false) request.log.debug({ ...details, rateLimited: true }, message)
+      else request.log.warn({ ...details, ...admitted }, message)
+    }
     return this.newSession()
   }
 

@@ -18,6 +18,8 @@ import { COOKIE_NAME } from '../wire/cookie.js'
 import type { CookieAttributes, SameSite } from '../wire/cookie.js'
 import type { SessionEnvelope } from '../wire/envelope.js'
 import { parsePythonJson } from '../wire/python-json.js'
+import { COMMON_HINTS, KEYED_COOKIE_HINTS, STORE_HINTS, unknownOptionsMessage } from './option-names.js'
+import type { NameHints } from './option-names.js'
 import { DEFAULT_ID_LENGTH, MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
 
 export type SameSiteOption = SameSite | 'strict' | 'lax' | 'none' | false | null
@@ -27,7 +29,10 @@ export interface StorageOptions {
   /** Cookie name; default `AIOHTTP_SESSION` (the same as aiohttp-session). */
   cookieName?: string
   domain?: string | undefined
-  /** Session lifetime in seconds; default none (a browser-session cookie, no expiry). */
+  /**
+   * Session lifetime in seconds, at most 400 days (what browsers keep a cookie); default
+   * none (a browser-session cookie, no expiry).
+   */
   maxAge?: number | undefined
   /** Default `/`. */
   path?: string
@@ -98,6 +103,11 @@ export interface OptionSchema<Settings> {
   readonly table: { readonly [Name in keyof Settings]: OptionSpec<Settings[Name]> }
   /** Rules that involve several options, run once every option is read; `storageName` is for messages. */
   check (settings: Settings, storageName: string): void
+  /**
+   * What to say about names that are not options but that users of other session
+   * libraries write (`secret`, `cookie`, `store`…); default `COMMON_HINTS`.
+   */
+  readonly hints?: NameHints
 }
 
 /** What a table's options are once read. */
@@ -113,6 +123,13 @@ export const DEFAULT_COOKIE_CACHE_SIZE = 1000
 
 /** Default for `timeout`: a request waits at most this long for the store. */
 export const DEFAULT_STORE_TIMEOUT = 1000
+
+/**
+ * The longest maxAge, in seconds: 400 days. Browsers keep a cookie no longer (RFC 6265bis
+ * caps Max-Age and Expires there), so a longer one would end sessions earlier than the
+ * server expects; and a value this large is usually milliseconds given for seconds.
+ */
+export const MAX_AGE_LIMIT = 400 * 24 * 3600
 
 /** The longest timeout Node's timers accept (2^31 - 1 ms). */
 const MAX_TIMEOUT = 2147483647
@@ -168,6 +185,16 @@ export type StorageSettings = SettingsOf<typeof STORAGE_TABLE>
 export type CookieStorageSettings = SettingsOf<typeof COOKIE_STORAGE_TABLE>
 export type StoreStorageSettings = SettingsOf<typeof STORE_STORAGE_TABLE>
 
+/** The options only one kind of storage takes, with that kind, for the message when another kind is given one. */
+const KIND_OPTIONS: Readonly<Record<string, string>> = {
+  ...kindOptions(COOKIE_STORAGE_TABLE, 'the cookie storages (EncryptedCookieStorage, NaClCookieStorage, SimpleCookieStorage)'),
+  ...kindOptions(STORE_STORAGE_TABLE, 'the server-side storages (RedisStorage, MemcachedStorage)')
+}
+
+function kindOptions (table: object, kind: string): Record<string, string> {
+  return Object.fromEntries(Object.keys(table).filter((name) => !Object.hasOwn(STORAGE_TABLE, name)).map((name) => [name, kind]))
+}
+
 /** The options of any storage (custom storages that extend `AbstractStorage`). */
 export const STORAGE_OPTIONS: OptionSchema<StorageSettings> = {
   table: STORAGE_TABLE,
@@ -177,7 +204,8 @@ export const STORAGE_OPTIONS: OptionSchema<StorageSettings> = {
 /** The options of the cookie storages (Simple, Encrypted, NaCl). */
 export const COOKIE_STORAGE_OPTIONS: OptionSchema<CookieStorageSettings> = {
   table: COOKIE_STORAGE_TABLE,
-  check: checkSharedRules
+  check: checkSharedRules,
+  hints: KEYED_COOKIE_HINTS
 }
 
 /** The options of the server-side storages (Redis, Memcached). */
@@ -186,7 +214,8 @@ export const STORE_STORAGE_OPTIONS: OptionSchema<StoreStorageSettings> = {
   check (settings, storageName) {
     checkSharedRules(settings)
     checkRoomForIds(settings.cookieName, storageName)
-  }
+  },
+  hints: STORE_HINTS
 }
 
 /** The same options with other defaults, for a storage whose defaults differ from its kind's. */
@@ -195,19 +224,27 @@ export function withDefaults<Settings> (schema: OptionSchema<Settings>, defaults
   for (const name of Object.keys(defaults) as Array<keyof Settings>) {
     table[name] = { ...table[name], default: defaults[name] as Settings[typeof name] }
   }
-  return { table, check: schema.check }
+  return { ...schema, table }
 }
 
 /**
  * Reads the options given to a storage's constructor into its settings: each known
  * option checked and normalised, or its default, then the rules between options.
- * Throws a SessionConfigError at the first problem.
+ * Throws a SessionConfigError at the first problem; names that are not options of the
+ * storage (its schema's table) are the first problem, even with the value undefined:
+ * a misspelt option would otherwise leave its default in place without a word.
  */
 export function readOptions<Settings> (schema: OptionSchema<Settings>, options: unknown, storageName: string): Settings {
-  if (typeof options !== 'object' || options === null) {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new SessionConfigError(`storage options must be an object; got ${describeType(options)}`)
   }
   const given = options as Readonly<Record<string, unknown>>
+  const unknown = Object.keys(given).filter((name) => !Object.hasOwn(schema.table, name))
+  if (unknown.length > 0) {
+    throw new SessionConfigError(unknownOptionsMessage(unknown, given, {
+      storageName, known: Object.keys(schema.table), hints: schema.hints ?? COMMON_HINTS, otherKinds: KIND_OPTIONS
+    }))
+  }
   const settings: Partial<Record<keyof Settings, unknown>> = {}
   for (const name of Object.keys(schema.table) as Array<keyof Settings & string>) {
     const value = given[name]
@@ -237,13 +274,19 @@ export function readWholeNumber (value: unknown, name: string, min: number, max:
 }
 
 /**
- * Reads a max age in seconds: a positive integer, or undefined/null for none.
- * Zero is refused: a cookie with `Max-Age=0` is deleted at once and Redis rejects
- * `EX 0`; use `session.invalidate()` to end a session.
+ * Reads a max age in seconds: a positive integer up to 400 days, or undefined/null for
+ * none. Zero is refused: a cookie with `Max-Age=0` is deleted at once and Redis rejects
+ * `EX 0`; use `session.invalidate()` to end a session. Above `MAX_AGE_LIMIT` the message
+ * shows a value in milliseconds (what @fastify/session and Express take) in seconds.
  */
 export function readMaxAge (value: unknown, name: string): number | undefined {
   if (value === undefined || value === null) return undefined
-  return readWholeNumber(value, name, 1, Number.MAX_SAFE_INTEGER, 'a whole number of seconds of at least 1, or undefined for none')
+  const seconds = readWholeNumber(value, name, 1, Number.MAX_SAFE_INTEGER, 'a whole number of seconds of at least 1, or undefined for none')
+  if (seconds <= MAX_AGE_LIMIT) return seconds
+  const inSeconds = seconds % 1000 === 0 && seconds / 1000 <= MAX_AGE_LIMIT
+    ? `, which looks like milliseconds: did you mean ${seconds / 1000}?`
+    : ''
+  throw new SessionConfigError(`${name} is in seconds, at most ${MAX_AGE_LIMIT} (400 days: browsers keep a cookie no longer); got ${seconds}${inSeconds}`)
 }
 
 /**

@@ -203,7 +203,7 @@ export abstract class StoreStorage extends AbstractStorage {
   #liveRecord (state: StoredRecord | null | undefined): RecordView | LoadFailure {
     if (state === null || state === undefined) return LOGGED_OUT
     const bytes = recordText(state.value)
-    if (typeof bytes === 'string') return bytes === UNKNOWN_ID ? LOGGED_OUT : bytes
+    if (typeof bytes === 'string') return bytes
     const record = this.readRecordView(bytes.text)
     if (typeof record === 'string') return record
     return this.isExpired(record) ? EXPIRED : record

@@ -47,7 +47,10 @@ export function quoteCookieValue (value: string): string {
   return quoted + '"'
 }
 
-/** Python `http.cookies._unquote`: strips quotes, decodes `\ooo` (octal) and `\X`. */
+/**
+ * Python `http.cookies._unquote`: strips quotes, decodes `\ooo` (octal) and `\X` for
+ * any X but a newline (its pattern's `.` does not match one: the backslash stays).
+ */
 export function unquoteCookieValue (value: string): string {
   if (value.length < 2 || value.charCodeAt(0) !== 0x22 || value.charCodeAt(value.length - 1) !== 0x22) {
     return value
@@ -58,7 +61,7 @@ export function unquoteCookieValue (value: string): string {
   let index = 0
   while (index < inner.length) {
     const char = inner[index] as string
-    if (char !== '\\' || index + 1 >= inner.length) {
+    if (char !== '\\' || index + 1 >= inner.length || inner.charCodeAt(index + 1) === 0x0a) {
       result += char
       index++
     } else if (isOctalEscape(inner, index)) {

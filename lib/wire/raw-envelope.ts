@@ -9,6 +9,8 @@
  */
 import { EMPTY } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
+import { TOO_DEEP } from './envelope.js'
+import { MAX_JSON_DEPTH } from './json-value.js'
 
 /** An envelope read as text: `created` and the raw JSON text of each member of `session`. */
 export interface RawEnvelope {
@@ -54,7 +56,8 @@ const AFTER_VALUE = 2
  * It accepts exactly what the default decoder accepts (`JSON.parse` plus Python's bare
  * `NaN`, `Infinity` and `-Infinity`) and judges the shape as `readEnvelope` does, in
  * the same order: 'not JSON', 'not an object', 'empty' (`{}`, aiohttp's empty or
- * invalidated session), 'created is not an integer', 'session is not an object'.
+ * invalidated session), 'created is not an integer', 'session is not an object',
+ * then TOO_DEEP for a member of `session` nested deeper than `set()` accepts.
  * Duplicate keys resolve as in `JSON.parse`, at both levels: the last one wins.
  *
  * One pass over the text, with an explicit stack of open containers instead of
@@ -75,6 +78,9 @@ export function scanEnvelope (text: string): RawEnvelope | LoadFailure {
   let memberValueStart = 0
   // The last `session` member's result: its members, null when it is not an object.
   let session: Map<string, string> | null | undefined
+  // Whether a member of the `session` being read, or of the last one read, is too deep.
+  let readingTooDeep = false
+  let sessionTooDeep = false
 
   let index = skipWhitespace(text, 0)
   let expecting = VALUE
@@ -102,6 +108,8 @@ export function scanEnvelope (text: string): RawEnvelope | LoadFailure {
         const isObject = code === OPEN_BRACE
         if (depth === 0) rootIsObject = isObject
         if (depth === 1 && rootKey === 'session' && isObject) reading = new Map()
+        // The root and `session` are two levels; a member may have MAX_JSON_DEPTH more.
+        if (depth === MAX_JSON_DEPTH + 2 && reading !== undefined) readingTooDeep = true
         containers.push(isObject)
         index = skipWhitespace(text, index + 1)
         if (text.charCodeAt(index) === (isObject ? CLOSE_BRACE : CLOSE_BRACKET)) {
@@ -126,7 +134,9 @@ export function scanEnvelope (text: string): RawEnvelope | LoadFailure {
         if (rootKey === 'created') createdText = text.slice(rootValueStart, index)
         else if (rootKey === 'session') {
           session = reading ?? null
+          sessionTooDeep = readingTooDeep
           reading = undefined
+          readingTooDeep = false
         }
       } else if (depth === 2 && reading !== undefined) {
         reading.set(memberKey, text.slice(memberValueStart, index))
@@ -151,6 +161,7 @@ export function scanEnvelope (text: string): RawEnvelope | LoadFailure {
   const created = createdText === undefined ? undefined : numberOf(createdText)
   if (created !== undefined && !Number.isSafeInteger(created)) return 'created is not an integer'
   if (session === undefined || session === null) return 'session is not an object'
+  if (sessionTooDeep) return TOO_DEEP
   return { created, members: session }
 }
 
@@ -178,7 +189,8 @@ export function writeEnvelope (created: number, members: Iterable<readonly [stri
   return text + '}}'
 }
 
-function skipWhitespace (text: string, index: number): number {
+/** The index of the first character at or after `index` that is not JSON whitespace. */
+export function skipWhitespace (text: string, index: number): number {
   for (; index < text.length; index++) {
     const code = text.charCodeAt(index)
     // JSON's four whitespace characters; anything else (a BOM, U+00A0) is not JSON.
@@ -188,7 +200,7 @@ function skipWhitespace (text: string, index: number): number {
 }
 
 /** The index just after the string literal that starts at `index`, or -1 when it is not valid JSON. */
-function endOfString (text: string, index: number): number {
+export function endOfString (text: string, index: number): number {
   for (index++; index < text.length;) {
     const code = text.charCodeAt(index)
     if (code === QUOTE) return index + 1
@@ -213,7 +225,7 @@ function endOfString (text: string, index: number): number {
 }
 
 /** The index just after the number or bare word that starts at `index`, or -1. */
-function endOfScalar (text: string, index: number): number {
+export function endOfScalar (text: string, index: number): number {
   for (const word of WORDS) {
     if (text.startsWith(word, index)) return index + word.length
   }

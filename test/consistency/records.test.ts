@@ -79,12 +79,43 @@ for (const backend of backends) {
     holds.release('one')
     t.equal((await pending).statusCode, 200)
     const stored = (await backend.rawGet(key))!.toString()
-    t.same(codec.decoder(stored), { created: codec.decoder(stored).created, session: { user: 'ada', theme: 'dark', cart: [1] } }, 'both changes, written by the encoder')
+    t.ok(stored.startsWith('v1:'), 'written by the encoder')
+    t.same((codec.decoder(stored) as { session: unknown }).session, { user: 'ada', theme: 'dark', cart: [1] }, 'both changes')
 
     const garbled = await withWriteBetween(t, backend, [['set', 'cart', [2]]], async (key) => await backend.rawSet(key, 'not the codec'), codec)
     t.equal(garbled.response.statusCode, 200)
     t.same(setCookies(garbled.response), [], 'dropped without a Set-Cookie')
     t.equal((await backend.rawGet(garbled.key))?.toString(), 'not the codec', 'and left as it was')
+  })
+
+  t.test(`${backend.name}: a record that changes and then disappears while a save retries: the save is dropped`, async (t) => {
+    const { app: server } = await app(t, backend)
+    const cookie = await seed(server, { user: 'ada' })
+    const key = recordKeyOfPair(cookie)
+    // The first write of the save finds the record changed; before its next step (Redis:
+    // the second compare-and-set; Memcached: reading the record again) it is deleted.
+    const steps: string[] = []
+    backend.beforeCommands(async (kind) => {
+      if (steps.length === 0 && kind !== 'writes') return // the request's load
+      steps.push(kind)
+      if (steps.length === 1) await backend.rawSet(key, JSON.stringify({ created: nowSeconds(), session: { user: 'ada', theme: 'dark' } }))
+      if (steps.length === 2) await backend.rawDelete(key)
+    })
+    t.teardown(() => { backend.beforeCommands(undefined) })
+    const response = await server.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { cart: [1] } })
+    backend.beforeCommands(undefined)
+    t.equal(response.statusCode, 200)
+    t.same(steps.slice(0, 2), ['writes', backend.name.startsWith('Memcached') ? 'reads' : 'writes'])
+    t.same(setCookies(response), [], 'dropped without a Set-Cookie')
+    t.equal(await backend.rawGet(key), null, 'the record stays gone')
+  })
+
+  t.test(`${backend.name}: a record replaced meanwhile by bytes that are not UTF-8: the save is dropped, the bytes kept`, async (t) => {
+    const garbage = Buffer.from([0x7b, 0xff, 0xfe, 0x7d])
+    const { response, key } = await withWriteBetween(t, backend, [['set', 'cart', [1]]], async (key) => await backend.rawSet(key, garbage))
+    t.equal(response.statusCode, 200)
+    t.same(setCookies(response), [])
+    t.same(await backend.rawGet(key), garbage)
   })
 
   t.test(`${backend.name}: a writer that changes the record before every attempt: a 503 after ${MAX_SAVE_ATTEMPTS} attempts, nothing of ours written`, async (t) => {

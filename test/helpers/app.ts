@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify'
 import sessionPlugin from '../../index.js'
 import type { AbstractStorage } from '../../index.js'
 import type { Teardown } from './teardown.js'
@@ -24,10 +24,11 @@ let requestCount = 0
 /**
  * A Fastify app with the session plugin registered on `storage` and a debug logger
  * whose lines logLinesOf(response) reads back per request; `routes` declares the
- * routes. Closed in teardown. The log as a whole is kept from tests on purpose: an
+ * routes; `options` adds Fastify options (`trustProxy`…). Closed in teardown. The log as a whole is kept from tests on purpose: an
  * assertion on it could pass on a line an earlier request wrote.
  */
-export async function buildApp (t: Teardown, storage: AbstractStorage, routes: (app: FastifyInstance) => void): Promise<TestApp> {
+export async function buildApp (t: Teardown, storage: AbstractStorage, routes: (app: FastifyInstance) => void,
+  options: Omit<FastifyServerOptions, 'logger' | 'genReqId'> = {}): Promise<TestApp> {
   const logs: LogLine[] = []
   const stream = new Writable({
     write (chunk: Buffer, _encoding, callback) {
@@ -38,6 +39,7 @@ export async function buildApp (t: Teardown, storage: AbstractStorage, routes: (
     }
   })
   const app = Fastify({
+    ...options,
     logger: { level: 'debug', stream },
     genReqId (request) {
       const id = `request-${++requestCount}`

@@ -272,7 +272,7 @@ export class FaultProxy {
   #held: Record<Direction, boolean> = { request: false, reply: false }
   #trickle: Partial<Record<Direction, Trickle>> = {}
   #cut: CutPlan | undefined
-  #interception: { names: ReadonlySet<string>, action: () => Promise<void> } | undefined
+  #interception: { names: ReadonlySet<string>, action: (command: string) => Promise<void> } | undefined
   #healWaiters: Array<() => void> = []
   #accepted = 0
 
@@ -324,9 +324,10 @@ export class FaultProxy {
   /**
    * Runs `action` (awaited) before forwarding each request chunk that completes one of the
    * commands `names` (EVALSHA, REPLACE…): a write of another client's, made in the action,
-   * lands just before the command does. Undefined stops it.
+   * lands just before the command does; the action is told which command it is. Undefined
+   * stops it.
    */
-  beforeCommands (names: readonly string[], action: (() => Promise<void>) | undefined): void {
+  beforeCommands (names: readonly string[], action: ((command: string) => Promise<void>) | undefined): void {
     this.#interception = action === undefined ? undefined : { names: new Set(names), action }
   }
 
@@ -450,7 +451,8 @@ export class FaultProxy {
     client.on('data', (chunk: Buffer) => {
       const completed = reader.push(chunk)
       const interception = this.#interception
-      requests.push(chunk, interception !== undefined && completed.some((name) => interception.names.has(name)) ? interception.action : undefined)
+      const intercepted = interception === undefined ? undefined : completed.find((name) => interception.names.has(name))
+      requests.push(chunk, interception === undefined || intercepted === undefined ? undefined : async () => { await interception.action(intercepted) })
     })
     server.on('data', (chunk: Buffer) => { replies.push(chunk) })
     // Either side closing or failing ends the whole connection, as a real one would.

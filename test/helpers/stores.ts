@@ -41,6 +41,7 @@ export interface StoreBackend {
   storage (options?: StoreStorageOptions): StoreStorage
   rawGet (key: string): Promise<Buffer | null>
   rawSet (key: string, value: string | Buffer): Promise<void>
+  rawDelete (key: string): Promise<void>
   /** What the storages' client has sent so far. */
   io (): Promise<IoCounts>
   /** Makes the servers forget the scripts they cached (Redis `SCRIPT FLUSH`); nothing for Memcached. */
@@ -50,6 +51,8 @@ export interface StoreBackend {
    * server (a concurrent writer winning every race); undefined stops it.
    */
   beforeWrites (action: (() => Promise<void>) | undefined): void
+  /** The same before every read, write and delete, told which kind it is. */
+  beforeCommands (action: ((kind: keyof IoCounts) => Promise<void>) | undefined): void
   /**
    * How many records the servers have written so far, by their own count (Redis: SET
    * commands run, those inside the compare-and-set script included, so a compare-and-set
@@ -91,6 +94,14 @@ function interceptWrites (counters: readonly FaultProxy[], action: (() => Promis
   for (const counter of counters) counter.beforeCommands([...COMMAND_KINDS.writes, ...COMMAND_KINDS.deletes], action)
 }
 
+function interceptCommands (counters: readonly FaultProxy[], action: ((kind: keyof IoCounts) => Promise<void>) | undefined): void {
+  const kinds = Object.keys(COMMAND_KINDS) as Array<keyof IoCounts>
+  const kindOf = (command: string): keyof IoCounts => kinds.find((kind) => COMMAND_KINDS[kind].includes(command)) as keyof IoCounts
+  for (const counter of counters) {
+    counter.beforeCommands(Object.values(COMMAND_KINDS).flat(), action === undefined ? undefined : async (command) => { await action(kindOf(command)) })
+  }
+}
+
 const quiet = { log () {} }
 
 /** A redis-server of its own, a client for the storages and one for raw access. */
@@ -105,9 +116,11 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
+    rawDelete: async (key) => { await admin.del(key) },
     io: async () => countsOf(counter),
     flushScripts: async () => { await admin.script('FLUSH') },
     beforeWrites: (action) => { interceptWrites([counter], action) },
+    beforeCommands: (action) => { interceptCommands([counter], action) },
     storedWrites: async () => await redisSets(admin),
     ttl: async (key) => redisTtl(await admin.ttl(key))
   }
@@ -129,9 +142,11 @@ export async function redisClusterBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new RedisStorage(client, options),
     rawGet: (key) => admin.getBuffer(key),
     rawSet: async (key, value) => { await admin.set(key, value) },
+    rawDelete: async (key) => { await admin.del(key) },
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => { await Promise.all(admin.nodes('master').map(async (node) => await node.script('FLUSH'))) },
     beforeWrites: (action) => { interceptWrites(counters, action) },
+    beforeCommands: (action) => { interceptCommands(counters, action) },
     storedWrites: async () => (await Promise.all(admin.nodes('master').map(async (node) => await redisSets(node)))).reduce((sum, next) => sum + next, 0),
     ttl: async (key) => redisTtl(await admin.ttl(key))
   }
@@ -149,9 +164,11 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    rawDelete: async (key) => { await admin.delete(key) },
     io: async () => countsOf(counter),
     flushScripts: async () => {},
     beforeWrites: (action) => { interceptWrites([counter], action) },
+    beforeCommands: (action) => { interceptCommands([counter], action) },
     storedWrites: async () => await memcachedItemsStored([server.port]),
     ttl: async (key) => await memcachedTtl([server.port], key)
   }
@@ -173,9 +190,11 @@ export async function memcachedPairBackend (t: Teardown): Promise<StoreBackend> 
     storage: (options) => new MemcachedStorage(client, options),
     rawGet: async (key) => (await admin.get(key)).value,
     rawSet: async (key, value) => { await admin.set(key, value, {}) },
+    rawDelete: async (key) => { await admin.delete(key) },
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => {},
     beforeWrites: (action) => { interceptWrites(counters, action) },
+    beforeCommands: (action) => { interceptCommands(counters, action) },
     storedWrites: async () => await memcachedItemsStored(servers.map((server) => server.port)),
     ttl: async (key) => await memcachedTtl(servers.map((server) => server.port), key)
   }

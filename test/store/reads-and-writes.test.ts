@@ -1,15 +1,12 @@
 /**
  * What a request costs a server-side storage: aiohttp-session's layout, exactly one
  * read per request with a cookie and none without one or on an opted-out route, one
- * write per change; hooks that run before the plugin's get the session without a
- * second read.
+ * write per change. (Hooks that run before the plugin's: early-hooks.test.ts.)
  * Run for RedisStorage and MemcachedStorage against a real redis-server and memcached;
  * store I/O is counted by the servers themselves.
  */
-import Fastify from 'fastify'
 import type { FastifyRequest } from 'fastify'
 import t from 'tap'
-import sessionPlugin, { getSession } from '../../index.js'
 import { buildApp, injector } from '../helpers/app.js'
 import { cookiePair, cookieValue, setCookies } from '../helpers/cookies.js'
 import { sessionOperationRoutes as routes } from '../helpers/store-routes.js'
@@ -52,27 +49,6 @@ for (const backend of backends) {
     const [fresh, freshIo] = await ioDuring(backend, () => inject('POST', '/set', undefined, { a: 1 }))
     t.same(freshIo, { reads: 0, writes: 1, deletes: 0 })
     t.not(cookieValue(fresh), id, 'a new session gets its own id')
-  })
-
-  t.test(`${backend.name}: in hooks that run before the plugin's, cookieless requests have a session at once`, async (t) => {
-    const storage = backend.storage()
-    const app = Fastify()
-    t.teardown(() => app.close())
-    const seen: string[] = []
-    app.addHook('onRequest', async (request) => {
-      if (request.headers.cookie === undefined) {
-        seen.push(`anonymous: isNew ${String(request.session.isNew)}`)
-      } else {
-        t.throws(() => request.session, { name: 'SessionNotAvailableError' }, 'with a cookie the record is not read yet…')
-        seen.push(`with cookie: ${String((await getSession(request)).get('user'))}`)
-      }
-    })
-    await app.register(sessionPlugin, storage)
-    routes(app)
-    const login = await app.inject({ method: 'POST', url: '/login', payload: { user: 'eve' } })
-    const [, io] = await ioDuring(backend, () => app.inject({ url: '/read', headers: { cookie: cookiePair(login) as string } }))
-    t.same(seen, ['anonymous: isNew true', 'with cookie: eve'], '…and getSession() reads it')
-    t.same(io, { reads: 1, writes: 0, deletes: 0 }, 'once: the plugin does not read it again')
   })
 
   t.test(`${backend.name}: loadSession called directly without a cookie answers at once, without I/O`, async (t) => {

@@ -7,6 +7,8 @@
  */
 import t from 'tap'
 import { defaultKeyFactory } from '../../lib/storage/store-storage.js'
+import { TOO_DEEP } from '../../lib/wire/envelope.js'
+import { MAX_JSON_DEPTH } from '../../lib/wire/json-value.js'
 import { buildApp, injector, sessionLine } from '../helpers/app.js'
 import { fakeDate } from '../helpers/clock.js'
 import { cookiePair, cookieValue } from '../helpers/cookies.js'
@@ -28,6 +30,7 @@ for (const backend of backends) {
       ['an array', '[1]', 'not an object', 40],
       ['null', 'null', 'not an object', 40],
       ['session not an object', '{"created": 1, "session": 3}', 'session is not an object', 40],
+      ['a value nested too deep', `{"created": 1, "session": {"a": ${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}}}`, TOO_DEEP, 40],
       ['{} (what aiohttp-session stores on invalidate)', '{}', 'empty', 20],
       ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'the stored record is not valid UTF-8', 40]
     ]

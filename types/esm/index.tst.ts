@@ -66,7 +66,6 @@ describe('registration', () => {
     expect(new SimpleCookieStorage({ maxAge: '1h' })).type.toRaiseError()
     expect(new EncryptedCookieStorage(42)).type.toRaiseError()
     expect<StorageOptions>().type.toBeAssignableFrom({ cookieName: 'sid', maxAge: 60, httpOnly: true, partitioned: false, sameSite: false as const })
-
   })
 
   test('rolling: a boolean or { refreshAfter } in seconds, on every storage', () => {
