@@ -13,7 +13,7 @@ const SCRIPT = fileURLToPath(new URL('../wrk/scenario.lua', import.meta.url))
  * event loop keeps every connection busy, and a second thread would only compete
  * with the first for that core.
  */
-export async function runWrk ({ url, cookie, cookieFile, method = 'GET', seconds, connections, cpus }) {
+export async function runWrk ({ url, cookie, cookieFile = undefined, method = 'GET', seconds, connections, cpus }) {
   const wrkArgs = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', '-s', SCRIPT, url]
   const [command, args] = pinned(cpus, WRK, wrkArgs)
   const timed = existsSync(TIME)
