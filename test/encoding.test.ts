@@ -22,6 +22,15 @@ function routes (app: FastifyInstance): void {
     ;(request.session.get('list') as unknown[]).push(10n)
     return 'ok'
   })
+  app.get('/set/list', async (request) => {
+    request.session.set('list', [1])
+    return 'ok'
+  })
+  app.get('/push-bigint', async (request) => {
+    ;(request.session.get('list') as unknown[]).push(10n)
+    request.session.changed()
+    return 'ok'
+  })
   app.get('/set/text', async (request) => {
     request.session.set('name', 'Zoë 😀')
     return 'ok'
@@ -53,6 +62,15 @@ t.test('a value changed in place after set() fails the save, naming the key and 
   t.equal(failure?.msg, message, 'the log line\'s msg is our message')
   t.equal(logged.message, `${message}: Do not know how to serialize a BigInt`, 'the encoder\'s error appears once, as the cause')
   t.match(logged.stack, /caused by: TypeError: Do not know how to serialize a BigInt/, 'with its stack')
+})
+
+t.test('a loaded value edited in place into one JSON cannot hold fails the save the same way (it counts as changed)', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const cookie = cookiePair(await app.inject('/set/list')) as string
+  const response = await app.inject({ url: '/push-bigint', headers: { cookie } })
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message: /list\[1\] is a bigint/ })
+  t.same(setCookies(response), [])
 })
 
 t.test('a custom encoder\'s failure names the key it fails on, where one can be found', async (t) => {
