@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util'
 import { analyze, profileMarkdown } from './lib/cpuprofile.mjs'
 import { launchServer, storeEnv } from './lib/launch.mjs'
 import { canPin, pinSelf } from './lib/processes.mjs'
-import { findScenario, login, probe } from './lib/scenarios.mjs'
+import { probeConcurrent, runConcurrent } from './lib/concurrent.mjs'
+import { SESSIONS_PER_CONNECTION, findScenario, login, loginMany, probe, supports } from './lib/scenarios.mjs'
 import { startMemcached, startRedis } from './lib/stores.mjs'
 import { runWrk } from './lib/wrk.mjs'
 import { findServer, missingFiles } from './servers.mjs'
@@ -27,6 +28,7 @@ const HELP = `Usage: node bench/profile.mjs [options]
   --duration S        profiled seconds under load (default 5)
   --warmup S          warm-up seconds before profiling (default 2)
   --connections N     wrk connections (default 32)
+  --writers N         concurrent scenario: requests at once on one session (default 16)
   --interval US       sampling interval in microseconds (default 200)
   --top N             functions listed per profile (default 20)
   --package DIR       profile the build in DIR/dist/esm (see run.mjs --package)
@@ -39,6 +41,7 @@ const { values: options } = parseArgs({
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
+    writers: { type: 'string', default: '16' },
     interval: { type: 'string', default: '200' },
     top: { type: 'string', default: '20' },
     package: { type: 'string' },
@@ -88,7 +91,7 @@ async function main () {
     if (kinds.has('redis')) stores.redis = await startRedis(loadCpus)
     if (kinds.has('memcached')) stores.memcached = await startMemcached(loadCpus)
     for (const entry of entries) {
-      for (const scenario of scenarios) {
+      for (const scenario of scenarios.filter((candidate) => supports(entry, candidate))) {
         const file = `${dir}/${entry.name}-${scenario.name}.cpuprofile`
         const server = await launchServer(entry.name, {
           cpus: serverCpus,
@@ -97,12 +100,18 @@ async function main () {
         let result
         try {
           const cookie = entry.cookie ?? await login(server.base)
-          await probe(server.base, scenario, cookie, { checkBody: entry.name !== 'bare' })
-          const load = { url: server.url(scenario.path), cookie: scenario.cookie ? cookie : undefined, connections: Number(options.connections), cpus: loadCpus }
-          await runWrk({ ...load, seconds: Number(options.warmup) })
+          const connections = Number(options.connections)
+          const cookies = !scenario.cookie ? undefined : scenario.spread && entry.cookie === undefined ? [cookie, ...await loginMany(server.base, SESSIONS_PER_CONNECTION * connections - 1)] : [cookie]
+          // The concurrent driver runs in this process, pinned with wrk's cores (pinSelf).
+          const generate = scenario.driver === 'concurrent'
+            ? (seconds) => runConcurrent({ base: server.base, connections, writers: Number(options.writers), seconds })
+            : (seconds) => runWrk({ url: server.url(scenario.path), cookies, connections, cpus: loadCpus, seconds })
+          if (scenario.driver === 'concurrent') await probeConcurrent(server.base)
+          else await probe(server.base, scenario, cookie, { checkBody: entry.name !== 'bare' })
+          await generate(Number(options.warmup))
           server.signal('SIGUSR2')
           await sleep(100)
-          result = await runWrk({ ...load, seconds: Number(options.duration) })
+          result = await generate(Number(options.duration))
         } finally {
           await server.stop()
         }

@@ -40,11 +40,12 @@ function clockRestored (request, reply, done) {
  * record young. A server that asks for it (`advanceClockOnOldReads`) sees Date run
  * CLOCK_STEP_SECONDS further for each GET /read-old, and only within those requests (an
  * AsyncLocalStorage, so the other scenarios keep the real time). The rolling-old
- * scenario sends 1000 sessions in turn, so each comes back ~1000 s (virtual) after its
- * last refresh: past refreshAfter (360 s), within maxAge (3600 s): every request
- * refreshes the session it sends.
+ * scenario sends its sessions in turn (4 per connection: 128 with 32 connections), so
+ * each comes back ~1280 s (virtual) after its last refresh: past refreshAfter (360 s),
+ * within maxAge (3600 s), so every request refreshes the session it sends. (With fewer
+ * than 10 or more than 90 connections that gap leaves those bounds.)
  */
-const CLOCK_STEP_SECONDS = 1
+const CLOCK_STEP_SECONDS = 10
 const virtualOffset = new AsyncLocalStorage()
 let clockOffset = 0
 /** @type {import('fastify').onRequestHookHandler} */
@@ -89,4 +90,30 @@ export function addRoutes (app, entry = {}) {
   })
   // optout: a route that opted out of sessions (ours); the peers have no equivalent.
   app.get('/health', { config: { session: false } }, async () => ({ ok: true }))
+  // concurrent: several requests of one session at once, each setting its own key.
+  app.get('/write-key', async (request, reply) => {
+    const key = writeKey(request)
+    if (key === undefined) return reply.code(400).send({ error: 'key must be one of the concurrent keys' })
+    sessionOf(request).set(key, true)
+    return { ok: true }
+  })
+  // concurrent: which of those keys the session holds once the writes are answered.
+  app.get('/keys', async (request) => {
+    const session = sessionOf(request)
+    return { user: session.get('user') ?? null, present: CONCURRENT_KEYS.filter((key) => session.get(key) === true) }
+  })
+}
+
+/**
+ * The keys the concurrent scenario writes (`c0` … `c63`). A fixed list, so that the
+ * read-back route asks every library for the same keys with `get` alone (the one
+ * reading method all of them offer) and a request cannot create arbitrary keys.
+ */
+export const CONCURRENT_KEYS = Array.from({ length: 64 }, (_, index) => `c${index}`)
+const CONCURRENT_KEY_SET = new Set(CONCURRENT_KEYS)
+
+/** @param {import('fastify').FastifyRequest} request */
+function writeKey (request) {
+  const { key } = /** @type {{ key?: unknown }} */ (request.query)
+  return typeof key === 'string' && CONCURRENT_KEY_SET.has(key) ? key : undefined
 }

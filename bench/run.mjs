@@ -6,9 +6,9 @@
 // cancel out. Medians over rounds go to stdout, bench/results/ (JSON + Markdown) and,
 // for a full run, bench/README.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { checkBuild } from './lib/build.mjs'
@@ -16,7 +16,8 @@ import { storeEnv, launchServer } from './lib/launch.mjs'
 import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
 import { canPin, coreTimes, cpuList, pinSelf } from './lib/processes.mjs'
 import { markdown } from './lib/report.mjs'
-import { defaultScenarios, findScenario, login, probe, scenarios as allScenarios } from './lib/scenarios.mjs'
+import { probeConcurrent, runConcurrent } from './lib/concurrent.mjs'
+import { SESSIONS_PER_CONNECTION, defaultScenarios, findScenario, login, loginMany, probe, scenarios as allScenarios, supports } from './lib/scenarios.mjs'
 import { opsPerRequest, startMemcached, startRedis } from './lib/stores.mjs'
 import { WRK, runWrk } from './lib/wrk.mjs'
 import { findServer, missingFiles, packageDir, servers as allServers, variantB } from './servers.mjs'
@@ -32,7 +33,9 @@ const HELP = `Usage: node bench/run.mjs [options]
   --rounds N          rounds; each runs every server once (default 3)
   --duration S        measured seconds per scenario (default 3)
   --warmup S          warm-up seconds before each measurement (default 1)
-  --connections N     wrk connections (default 32)
+  --connections N     wrk connections (default 32); the concurrent scenario runs
+                      connections ÷ writers sessions side by side
+  --writers N         concurrent scenario: requests sent at once on one session (default 16)
   --only a,b          only these servers (bare is always added: ratios need it)
   --all               include optional servers (${allServers.filter((s) => s.optional).map((s) => s.name).join(', ')})
   --scenarios a,b     these scenarios (${allScenarios.map((s) => s.name + (s.optional ? ' (optional)' : '')).join(', ')}; default: all but optional)
@@ -58,6 +61,7 @@ const { values: options } = parseArgs({
     duration: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '32' },
+    writers: { type: 'string', default: '16' },
     only: { type: 'string' },
     all: { type: 'boolean', default: false },
     scenarios: { type: 'string' },
@@ -103,6 +107,7 @@ const rounds = positive('rounds', { integer: true })
 const duration = positive('duration', { integer: true })
 const warmup = positive('warmup', { integer: true })
 const connections = positive('connections', { integer: true })
+const writers = positive('writers', { integer: true })
 const maxNoise = positive('max-noise')
 const retries = Number(options.retries)
 if (!Number.isInteger(retries) || retries < 0) {
@@ -146,40 +151,40 @@ async function storeCounters (stores, entry) {
 async function measureServer (entry, round, context) {
   const { stores, pinning, runs } = context
   for (const kind of entry.needs) await stores[kind].flush()
+  const applicable = scenarios.filter((scenario) => supports(entry, scenario))
+  if (applicable.length === 0) return
   const server = await launchServer(entry.name, { cpus: pinning.serverCpus, env: storeEnv(stores) })
   try {
-    // One login per setup route the scenarios need (GET /login, GET /login-old), or
-    // `sessions` of them, written one per line for wrk to send in turn.
-    const cookies = new Map()
-    const cookieFiles = new Map()
-    for (const scenario of scenarios) {
+    // The sessions of each setup route the scenarios log in with (GET /login, GET
+    // /login-old): one, or as many as the `spread` scenarios cycle through (the bare
+    // server has only its stand-in cookie).
+    const sessions = new Map()
+    for (const scenario of applicable.filter((candidate) => candidate.driver !== 'concurrent')) {
       const path = scenario.login ?? '/login'
-      if (!cookies.has(path)) cookies.set(path, entry.cookie ?? await login(server.base, path))
-      if (scenario.sessions !== undefined && entry.cookie === undefined) {
-        const lines = [cookies.get(path)]
-        while (lines.length < scenario.sessions) lines.push(await login(server.base, path))
-        const file = join(tmpdir(), `bench-cookies-${process.pid}-${scenario.name}.txt`)
-        writeFileSync(file, lines.join('\n') + '\n')
-        cookieFiles.set(scenario.name, file)
-      }
+      const first = sessions.get(path)?.[0] ?? entry.cookie ?? await login(server.base, path)
+      const wanted = entry.cookie === undefined && scenario.spread ? SESSIONS_PER_CONNECTION * connections : 1
+      const known = sessions.get(path) ?? [first]
+      if (known.length < wanted) known.push(...await loginMany(server.base, wanted - known.length, path))
+      sessions.set(path, known)
     }
-    const cookieOf = (scenario) => cookies.get(scenario.login ?? '/login')
+    const cookiesOf = (scenario) => {
+      const known = sessions.get(scenario.login ?? '/login')
+      return scenario.spread ? known : known.slice(0, 1)
+    }
     const setCookie = {}
     // Check every scenario once before measuring any (the bare server has no real session).
-    for (const scenario of scenarios) {
-      setCookie[scenario.name] = (await probe(server.base, scenario, cookieOf(scenario), { checkBody: entry.name !== 'bare' })).setCookie
+    for (const scenario of applicable) {
+      setCookie[scenario.name] = scenario.driver === 'concurrent'
+        ? (await probeConcurrent(server.base)).setCookie
+        : (await probe(server.base, scenario, cookiesOf(scenario)[0], { checkBody: entry.name !== 'bare' })).setCookie
     }
     const serverCores = pinning.serverCpus === undefined ? [] : cpuList(pinning.serverCpus)
     const loadCores = pinning.loadCpus === undefined ? [] : cpuList(pinning.loadCpus)
-    for (const scenario of scenarios) {
-      const load = {
-        url: server.url(scenario.path),
-        cookie: scenario.cookie ? cookieOf(scenario) : undefined,
-        cookieFile: cookieFiles.get(scenario.name),
-        connections,
-        cpus: pinning.loadCpus
-      }
-      await runWrk({ ...load, seconds: warmup })
+    for (const scenario of applicable) {
+      const load = scenario.driver === 'concurrent'
+        ? { driver: scenario.driver, base: server.base, connections, writers }
+        : { driver: scenario.driver, url: server.url(scenario.path), cookies: scenario.cookie ? cookiesOf(scenario) : undefined, connections, cpus: pinning.loadCpus }
+      await generateLoad(load, warmup)
       let best
       for (let attempt = 0; attempt <= retries; attempt++) {
         const run = await measureScenario(entry, scenario, round, { server, load, stores, serverCores, loadCores, setCookie: setCookie[scenario.name] })
@@ -196,6 +201,16 @@ async function measureServer (entry, round, context) {
   }
 }
 
+/**
+ * Runs a scenario's load generator for `seconds`: wrk, or the concurrent-writers driver
+ * (in this process, which main() pinned to the load generator's cores like wrk).
+ */
+function generateLoad ({ driver, ...load }, seconds) {
+  return driver === 'concurrent'
+    ? runConcurrent({ base: load.base, connections: load.connections, writers: load.writers, seconds })
+    : runWrk({ url: load.url, cookies: load.cookies, connections: load.connections, cpus: load.cpus, seconds })
+}
+
 /** The larger share of a core (server's or load generator's) that other processes took. */
 function noise (run) {
   return Math.max(run.foreignCpu ?? 0, run.foreignLoadCpu ?? 0)
@@ -205,6 +220,7 @@ function logRun (run) {
   log(`  ${run.server.padEnd(24)} ${run.scenario.padEnd(7)} ${Math.round(run.rps).toString().padStart(7)} req/s  p99 ${run.latencyMs.p99.toFixed(2).padStart(6)} ms  ` +
     `${run.cpuUsPerRequest.toFixed(1).padStart(6)} µs CPU/req  wrk ${Math.round(run.wrkCpu * 100)}%  server ${Math.round(run.serverCpu * 100)}%` +
     (run.foreignCpu === undefined ? '' : `  others ${Math.round(run.foreignCpu * 100)}%/${Math.round(run.foreignLoadCpu * 100)}%`) +
+    (run.concurrent === undefined ? '' : `  lost ${run.concurrent.lost}/${run.concurrent.acknowledged} acknowledged writes`) +
     (run.errorCount > 0 ? `  ERRORS ${run.errorCount}` : ''))
 }
 
@@ -212,7 +228,7 @@ function logRun (run) {
 async function measureScenario (entry, scenario, round, { server, load, stores, serverCores, loadCores, setCookie }) {
   const countersBefore = await storeCounters(stores, entry)
   const before = snapshot(server, stores, serverCores, loadCores)
-  const result = await runWrk({ ...load, seconds: duration })
+  const result = await generateLoad(load, duration)
   const after = snapshot(server, stores, serverCores, loadCores)
   const countersAfter = await storeCounters(stores, entry)
   const wall = (after.at - before.at) / 1000
@@ -231,6 +247,8 @@ async function measureScenario (entry, scenario, round, { server, load, stores, 
     errors: result.errors,
     errorCount: Object.values(result.errors).reduce((sum, count) => sum + count, 0),
     setCookie,
+    // concurrent scenario: sessions, writes, acknowledged, lost, sessionsWithLoss.
+    concurrent: 'concurrent' in result ? result.concurrent : undefined,
     wrkCpu: result.wrkCpu,
     serverCpu,
     // Server CPU time per request: the cost of a request, even when the server was not
@@ -273,7 +291,8 @@ async function main () {
   const servers = selected.map((entry) => ({ ...entry, skipped: missingFiles(entry) }))
   const active = servers.filter((entry) => entry.skipped === undefined)
   for (const entry of servers.filter((server) => server.skipped !== undefined)) log(`skipping ${entry.name}: ${entry.skipped}`)
-  const estimate = rounds * active.length * (scenarios.length * (warmup + duration + 0.4) + 1.5)
+  const measurements = active.reduce((sum, entry) => sum + scenarios.filter((scenario) => supports(entry, scenario)).length, 0)
+  const estimate = rounds * (measurements * (warmup + duration + 0.4) + active.length * 1.5)
   log(`${active.length} servers × ${scenarios.length} scenarios × ${rounds} rounds, about ${Math.ceil(estimate / 60)} min`)
 
   const stores = {}
@@ -312,7 +331,7 @@ async function main () {
       finishedAt: new Date().toISOString(),
       command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node bench/run.mjs${args ? ` ${args}` : ''}`,
       resultsFile,
-      options: { rounds, duration, warmup, connections, threads: 1, maxNoise, retries },
+      options: { rounds, duration, warmup, connections, writers, threads: 1, maxNoise, retries },
       pinning,
       machine: machineInfo(),
       package: packageDir() === `${ROOT}` ? '.' : packageDir(),
@@ -320,8 +339,8 @@ async function main () {
       git: gitRevision(packageDir()),
       versions: Object.fromEntries([...new Set(['fastify', ...active.flatMap((entry) => entry.packages)])].map((name) => [name, packageVersion(name, packageDir())]))
     },
-    scenarios: scenarios.map(({ name, title, path, cookie }) => ({ name, title, path, cookie })),
-    servers: servers.map(({ name, label, ours, optOut, needs, skipped, variant, base }) => ({ name, label, ours, optOut, needs, skipped, variant, base })),
+    scenarios: scenarios.map(({ name, title, path, cookie, spread, driver }) => ({ name, title, path, cookie, spread, driver })),
+    servers: servers.map(({ name, label, ours, optOut, concurrent, needs, skipped, variant, base }) => ({ name, label, ours, optOut, concurrent, needs, skipped, variant, base })),
     runs: context.runs,
     failures
   }

@@ -26,6 +26,12 @@ export function packageDir (env = process.env) {
 const MAX_AGE = 3600
 /** A fixed 32-byte key, so that a cookie stays valid across server restarts. */
 const KEY = Buffer.from('6KfEbZsP3Vx8Uu1mBq0yWn4tLr7cJd2aHg9kFe5oTiQ=', 'base64')
+/**
+ * Why the cookie storages sit out the `concurrent` scenario: each response carries the
+ * whole session, so of several concurrent changes the browser keeps the last Set-Cookie
+ * it receives. No library can prevent that; only a server-side record can merge.
+ */
+const COOKIE_SESSION = 'n/a: the browser keeps the last Set-Cookie (the whole session is in the cookie)'
 /** @fastify/session signs its cookie with a secret of at least 32 characters. */
 const SECRET = 'benchmark-secret-with-at-least-32-characters'
 
@@ -69,6 +75,8 @@ async function registerOurs (app, env, storage) {
  * @property {string[]} requires   files of our package (relative to packageDir()) that must exist
  * @property {boolean} [optional]  left out unless named by --only or --all
  * @property {string} optOut       what the `config: { session: false }` route does here
+ * @property {true | string} concurrent  runs the `concurrent` scenario (a server-side session),
+ *   or why not
  * @property {string} [cookie]     a Cookie header to send instead of logging in (bare)
  * @property {boolean} [advanceClockOnOldReads]  Date jumps ahead on every GET /read-old (see routes.mjs)
  * @property {'b'} [variant]       set on the build-B copies that variantB() makes
@@ -86,6 +94,7 @@ export const servers = [
     needs: [],
     requires: [],
     optOut: 'same handler, no plugin',
+    concurrent: 'n/a: no session',
     // No session to log into; it still gets a cookie of a typical size to parse past.
     cookie: 'AIOHTTP_SESSION=' + 'x'.repeat(180),
     async register (app) {
@@ -102,6 +111,7 @@ export const servers = [
     needs: [],
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie parsed and decrypted)',
+    concurrent: COOKIE_SESSION,
     async register (app) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: secureSession } = await import('@fastify/secure-session')
@@ -117,6 +127,7 @@ export const servers = [
     needs: [],
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie unsigned, store read)',
+    concurrent: true,
     async register (app, env) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: fastifySession } = await import('@fastify/session')
@@ -137,6 +148,7 @@ export const servers = [
     needs: ['redis'],
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie unsigned, store read)',
+    concurrent: true,
     async register (app, env) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: fastifySession } = await import('@fastify/session')
@@ -163,6 +175,7 @@ export const servers = [
     needs: [],
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie parsed and decrypted)',
+    concurrent: COOKIE_SESSION,
     async register (app) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: mgcreaSession } = await import('@mgcrea/fastify-session')
@@ -179,6 +192,7 @@ export const servers = [
     needs: ['redis'],
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie verified, store read and touched)',
+    concurrent: true,
     async register (app, env) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: mgcreaSession } = await import('@mgcrea/fastify-session')
@@ -205,6 +219,7 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/storages/encrypted-cookie.js'],
     optOut: '`config: { session: false }`',
+    concurrent: COOKIE_SESSION,
     async register (app, env) {
       const { EncryptedCookieStorage } = await importOurs(env, 'storages/encrypted-cookie')
       await registerOurs(app, env, new EncryptedCookieStorage(KEY, ourOptions(env)))
@@ -218,6 +233,7 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/storages/nacl-cookie.js'],
     optOut: '`config: { session: false }`',
+    concurrent: COOKIE_SESSION,
     async register (app, env) {
       const { NaClCookieStorage } = await importOurs(env, 'storages/nacl-cookie')
       await registerOurs(app, env, new NaClCookieStorage(KEY, ourOptions(env)))
@@ -232,6 +248,7 @@ export const servers = [
     needs: [],
     requires: ['dist/esm/index.js'],
     optOut: '`config: { session: false }`',
+    concurrent: COOKIE_SESSION,
     async register (app, env) {
       const { SimpleCookieStorage } = await importOurs(env)
       await registerOurs(app, env, new SimpleCookieStorage({ maxAge: MAX_AGE }))
@@ -245,6 +262,7 @@ export const servers = [
     needs: ['redis'],
     requires: ['dist/esm/storages/redis.js'],
     optOut: '`config: { session: false }`',
+    concurrent: true,
     async register (app, env) {
       const { RedisStorage } = await importOurs(env, 'storages/redis')
       // Built the way users build it (`new Redis({ host, port })`, defaults otherwise).
@@ -261,6 +279,7 @@ export const servers = [
     needs: ['memcached'],
     requires: ['dist/esm/storages/memcached.js'],
     optOut: '`config: { session: false }`',
+    concurrent: true,
     async register (app, env) {
       const { MemcachedStorage } = await importOurs(env, 'storages/memcached')
       const client = await memcachedClient(env)
@@ -285,6 +304,7 @@ servers.push(
       name: `${name}-rolling`,
       label: `${entry.label}, rolling: true`,
       optional: true,
+      concurrent: 'n/a: a rolling configuration (see the rolling scenarios)',
       // The record is refreshed in the store: only a clock that moves on makes it old again.
       advanceClockOnOldReads: entry.needs.length > 0,
       register: (app, env) => entry.register(app, { ...env, BENCH_ROLLING: '1' })
@@ -295,6 +315,7 @@ servers.push(
     label: '@fastify/secure-session, touch() on every request',
     ours: false,
     optional: true,
+    concurrent: COOKIE_SESSION,
     packages: ['@fastify/secure-session', '@fastify/cookie', 'sodium-native'],
     needs: [],
     requires: [],
@@ -315,6 +336,7 @@ servers.push(
       name: `${name}-rolling`,
       label: `${entry.label}, rolling: true`,
       optional: true,
+      concurrent: 'n/a: a rolling configuration (see the rolling scenarios)',
       optOut: ROLLING_NOTE,
       register: (app, env) => entry.register(app, { ...env, BENCH_ROLLING: '1' })
     }

@@ -1,6 +1,8 @@
 // Runs wrk (pinned to the load generator's cores) and reads its results and its own
 // CPU use (from /usr/bin/time), so a report can show the generator was not the limit.
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pinned, run } from './processes.mjs'
 
@@ -11,13 +13,31 @@ const SCRIPT = fileURLToPath(new URL('../wrk/scenario.lua', import.meta.url))
 /**
  * One wrk run against `url`. wrk gets one thread: on the load generator's core one
  * event loop keeps every connection busy, and a second thread would only compete
- * with the first for that core.
+ * with the first for that core. With `cookies` (a list of Cookie headers), requests
+ * send them in turn instead of one `cookie`.
+ * @param {WrkOptions & { cookies?: string[] | undefined }} options
  */
-export async function runWrk ({ url, cookie, cookieFile = undefined, method = 'GET', seconds, connections, cpus }) {
+export async function runWrk ({ cookies, ...options }) {
+  if (cookies === undefined || cookies.length <= 1) return runWrkOnce({ ...options, cookie: cookies?.[0] ?? options.cookie })
+  // A file, not the environment: hundreds of cookies can exceed what one variable may hold.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cookies-'))
+  try {
+    writeFileSync(join(dir, 'cookies'), cookies.join('\n') + '\n')
+    return await runWrkOnce({ ...options, cookieFile: join(dir, 'cookies') })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * @typedef {{ url: string, cookie?: string | undefined, cookieFile?: string | undefined, method?: string, seconds: number, connections: number, cpus?: string | undefined }} WrkOptions
+ */
+
+/** @param {WrkOptions} options */
+async function runWrkOnce ({ url, cookie, cookieFile, method = 'GET', seconds, connections, cpus }) {
   const wrkArgs = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', '-s', SCRIPT, url]
   const [command, args] = pinned(cpus, WRK, wrkArgs)
   const timed = existsSync(TIME)
-  // cookieFile: one Cookie header per line, sent in turn (a session per request).
   const env = { ...process.env, BENCH_COOKIE: cookie ?? '', BENCH_COOKIE_FILE: cookieFile ?? '', BENCH_METHOD: method }
   const result = timed
     ? await run(TIME, ['-f', 'BENCH_TIME %U %S %e', command, ...args], { env })

@@ -1,5 +1,6 @@
 -- wrk script for one benchmark scenario. The method and Cookie header come from the
 -- environment (BENCH_METHOD, BENCH_COOKIE), so cookie text never passes through a shell.
+-- BENCH_COOKIE_FILE instead names a file of Cookie headers, one a line, sent in turn.
 -- done() prints one JSON line that bench/lib/wrk.mjs reads; latencies are in microseconds.
 
 local method = os.getenv("BENCH_METHOD")
@@ -12,17 +13,17 @@ if cookie ~= nil and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
 end
 
--- BENCH_COOKIE_FILE: one Cookie header per line, sent in turn, one per request (many
--- sessions instead of one). Requests are formatted once, in init (where wrk has set the
--- host and path): wrk.format per request would cost the generator more than the server.
 local cookieFile = os.getenv("BENCH_COOKIE_FILE")
 if cookieFile ~= nil and cookieFile ~= "" then
   local prepared = {}
   local next = 0
+  -- Formatted once, in init (wrk calls it once it has set the Host header): request()
+  -- then only hands out the next prepared request.
   init = function(args)
     for line in io.lines(cookieFile) do
-      wrk.headers["Cookie"] = line
-      prepared[#prepared + 1] = wrk.format()
+      if line ~= "" then
+        prepared[#prepared + 1] = wrk.format(nil, nil, { Cookie = line })
+      end
     end
   end
   request = function()
