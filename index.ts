@@ -17,15 +17,16 @@
 import { sessionPlugin } from './lib/plugin.js'
 
 export default sessionPlugin
-export { sessionPlugin, sessionPlugin as fastifySessions, getSession, newSession } from './lib/plugin.js'
+export { sessionPlugin, sessionPlugin as fastifySessions, getSession, newSession, saveSession } from './lib/plugin.js'
 export { Session, isSession } from './lib/session.js'
 export type { SessionData, SessionInit, SessionKey, SessionValue } from './lib/session.js'
 export type { JsonSafe, NotJson } from './lib/wire/json-value.js'
 export { AbstractStorage, COOKIE_SIZE_LIMIT, isStorage } from './lib/storage/abstract-storage.js'
+export type { LoadFromCookieHeaderOptions, SessionLogger } from './lib/storage/abstract-storage.js'
 export type { SessionEnvelope } from './lib/wire/envelope.js'
 export { UNKNOWN_ID } from './lib/load-failure.js'
 export type { LoadFailure } from './lib/load-failure.js'
-export type { CookieStorageOptions, RollingOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
+export type { CircuitBreakerOption, CookieStorageOptions, RollingOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
 export { CookieStorage } from './lib/storage/cookie-storage.js'
 export type { OpenedCookie } from './lib/storage/cookie-storage.js'
 export { StoreStorage } from './lib/storage/store-storage.js'
@@ -44,4 +45,5 @@ export {
   SessionStorageError,
   SessionTooLargeError
 } from './lib/errors.js'
+export type { SessionStorageErrorOptions, TooLargeSubject } from './lib/errors.js'
 export { SimpleCookieStorage } from './storages/simple-cookie.js'

@@ -185,6 +185,25 @@ for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, 
   })
 }
 
+// ---- the onRequest hook cookie storages have for request.saveSession(), which needs the reply ----
+{
+  const { onRequestHookRunner } = createRequire(import.meta.url)('fastify/lib/hooks.js')
+  const kReply = Symbol.for('fastify-sessions.request.reply')
+  const request = { [kReply]: null }
+  const reply = {}
+  const next = (error, request, reply) => use(error ?? reply)
+  // As Fastify keeps them: one array per route (Fastify also binds each to its instance).
+  const hooks = [function rememberReply (request, reply, done) { request[kReply] = reply; done() }]
+  const handler = (request, reply) => use(reply)
+  const wrapped = (request, reply) => { request[kReply] = reply; return handler(request, reply) }
+  compare('keeping the reply per request: an onRequest hook, or (the alternative) a wrapped handler', {
+    'no onRequest hook (Fastify goes straight on)': () => next(null, request, reply),
+    'one callback hook that keeps the reply (Fastify\'s runner)': () => onRequestHookRunner(hooks, request, reply, next),
+    'the handler alone': () => handler(request, reply),
+    'the handler wrapped to keep the reply': () => wrapped(request, reply)
+  }, { iterations: 200000 })
+}
+
 // ---- the same work in @fastify/secure-session (+ @fastify/cookie), for scale ----
 {
   const { fastifyCookie } = await import('@fastify/cookie')

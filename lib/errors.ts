@@ -47,27 +47,70 @@ export class MissingDependencyError extends FastifySessionsError {
   }
 }
 
+/** What was too large: the session cookie, or the session's record in a server-side store. */
+export type TooLargeSubject = 'cookie' | 'record'
+
 /**
- * The session cookie would exceed what browsers keep. Browsers drop such a cookie
- * without telling anyone, which looks like a random logout; failing loudly is kinder.
+ * The session is too large to keep: its cookie would exceed what browsers keep (they drop
+ * such a cookie without telling anyone, which looks like a random logout), or its record
+ * would exceed a server-side storage's `maxRecordBytes`, or the store refused it as over
+ * its own item size limit (Memcached). Failing loudly is kinder; a session that large is
+ * a bug of the application, not an outage, hence a 500 and not a 503.
  */
 export class SessionTooLargeError extends FastifySessionsError {
+  /** Bytes: the cookie's `name=value`, or the record's encoded envelope. */
   readonly size: number
-  readonly limit: number
+  /** Bytes allowed; undefined when the store refused the record without saying its limit (Memcached's `-I`). */
+  readonly limit: number | undefined
+  readonly subject: TooLargeSubject
 
-  constructor (size: number, limit: number) {
-    super('FST_SESSIONS_TOO_LARGE',
-      `fastify-sessions: the session cookie would be ${size} bytes (name=value), over the ${limit}-byte limit browsers keep; ` +
-      'store less in the session, or use a server-side storage (Redis, Memcached)')
+  /** `store` names the server that refused a record when `limit` is unknown ('Memcached'). */
+  constructor (size: number, limit: number | undefined, subject: TooLargeSubject = 'cookie', store = 'the store') {
+    super('FST_SESSIONS_TOO_LARGE', `fastify-sessions: ${tooLargeMessage(size, limit, subject, store)}`)
     this.size = size
     this.limit = limit
+    this.subject = subject
   }
+}
+
+function tooLargeMessage (size: number, limit: number | undefined, subject: TooLargeSubject, store: string): string {
+  if (subject === 'cookie') {
+    return `the session cookie would be ${size} bytes (name=value), over the ${String(limit)}-byte limit browsers keep; ` +
+      'store less in the session, or use a server-side storage (Redis, Memcached)'
+  }
+  const advice = 'store less in the session (a session this large usually holds data that belongs in a database or a cache)'
+  if (limit === undefined) {
+    return `${store} refused the ${size}-byte session record as over its item size limit; ${advice}, ` +
+      'or set maxRecordBytes below the server\'s limit so that such sessions are refused before they are sent'
+  }
+  return `the session record would be ${size} bytes, over the ${limit}-byte limit (maxRecordBytes); ${advice}, or raise maxRecordBytes`
+}
+
+export interface SessionStorageErrorOptions extends ErrorOptions {
+  /** Seconds after which asking again makes sense; sent to the client as `Retry-After`. */
+  retryAfter?: number
 }
 
 /** The session store could not be reached, did not answer in time, or answered with an error (HTTP 503). */
 export class SessionStorageError extends FastifySessionsError {
-  constructor (message: string, options?: ErrorOptions) {
-    super('FST_SESSIONS_STORAGE', `fastify-sessions: ${message}`, 503, options)
+  /**
+   * Seconds after which the store is worth asking again (the storage's circuit breaker
+   * is open); undefined when nobody knows.
+   */
+  readonly retryAfter: number | undefined
+  /**
+   * `Retry-After`, when `retryAfter` is known. Fastify's default error handler adds an
+   * error's `headers` to the reply (as it does for http-errors); a custom error handler
+   * can copy them with `reply.headers(error.headers)`. Absent otherwise (`declare`: no
+   * own property until it is set).
+   */
+  declare readonly headers?: Readonly<Record<string, string>>
+
+  constructor (message: string, options: SessionStorageErrorOptions = {}) {
+    const { retryAfter, ...errorOptions } = options
+    super('FST_SESSIONS_STORAGE', `fastify-sessions: ${message}`, 503, errorOptions)
+    this.retryAfter = retryAfter
+    if (retryAfter !== undefined) this.headers = { 'retry-after': String(retryAfter) }
   }
 }
 

@@ -7,7 +7,7 @@ import { isStorage } from './storage/abstract-storage.js'
 import type { AbstractStorage } from './storage/abstract-storage.js'
 import { isRefreshDue } from './storage/rolling.js'
 import { nowSeconds } from './clock.js'
-import { kChanged, kLoadsNothingWithoutCookie, kLoadsSynchronously, kRefresh, kSession, kStaleIdentities, kUntouchedRefresh } from './symbols.js'
+import { kChanged, kKeepsSessionInCookie, kLoadsNothingWithoutCookie, kLoadsSynchronously, kRefresh, kSession, kStaleIdentities, kUntouchedRefresh } from './symbols.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +24,16 @@ declare module 'fastify' {
      * the response is saved.
      */
     newSession (): Session
+    /**
+     * Saves the session now, where the reply cannot (a `@fastify/websocket` route, a
+     * hijacked reply) or before it goes out. Redis and Memcached write the record now
+     * (no reply needed, as long as the session keeps the id its cookie holds); cookie
+     * storages need the reply: they throw a `SessionNotAvailableError` where there is
+     * none, and otherwise leave the cookie to the reply, as usual. Does nothing for an
+     * unchanged session; changes made afterwards can be saved by calling it again.
+     * Calls on one request run one after another, and the reply waits for them.
+     */
+    saveSession (): Promise<void>
   }
   interface FastifyContextConfig {
     /** `false` opts the route out: no cookie parsing, no storage I/O, no Set-Cookie. */
@@ -43,6 +53,15 @@ const kLoadOnFirstUse: unique symbol = Symbol.for('fastify-sessions.request.load
 /** On a request: what `request.newSession()` does. */
 const kNewSession: unique symbol = Symbol.for('fastify-sessions.request.newSession')
 
+/** On a request: what `request.saveSession()` does. */
+const kSaveSession: unique symbol = Symbol.for('fastify-sessions.request.saveSession')
+
+/** On a request: its reply, which request.saveSession() needs to know whether a cookie can still go out. */
+const kReply: unique symbol = Symbol.for('fastify-sessions.request.reply')
+
+/** On a request: its latest request.saveSession(), which the next one (and onSend) waits for; null for none. */
+const kPendingSave: unique symbol = Symbol.for('fastify-sessions.request.pendingSave')
+
 /**
  * On the requests of the application's root: the error for a request whose context has
  * no registration of the plugin. Its presence says that `request.session` and
@@ -59,9 +78,12 @@ const kNotRegisteredHere: unique symbol = Symbol.for('fastify-sessions.request.n
 interface SessionRequest extends FastifyRequest {
   [kSession]: Session | null | undefined
   [kDiscarded]: boolean
+  [kReply]: FastifyReply | null
+  [kPendingSave]: Promise<void> | null
   [kLoadSession]?: () => Promise<Session>
   [kLoadOnFirstUse]?: () => Session
   [kNewSession]?: () => Session
+  [kSaveSession]?: () => Promise<void>
   [kNotRegisteredHere]?: (what: string) => SessionNotAvailableError
 }
 
@@ -87,6 +109,16 @@ function hasHttpStatus (error: FastifyError & { status?: unknown }): boolean {
 
 function routeName (request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? request.url}`
+}
+
+/**
+ * The request's reply while it can still carry a Set-Cookie; undefined on a websocket
+ * route (@fastify/websocket hijacks the reply before calling the handler), after
+ * `reply.hijack()`, and once the reply or its headers have gone out.
+ */
+function replyOf (request: FastifyRequest): FastifyReply | undefined {
+  const reply = internal(request)[kReply]
+  return reply === null || reply.sent || reply.raw.headersSent ? undefined : reply
 }
 
 /** What to do about a request whose context has no registration of the plugin. */
@@ -117,9 +149,9 @@ function isFastifyInstance (value: unknown): value is FastifyInstance {
 }
 
 /**
- * Installs `request.session` and `request.newSession()` once, on the root: each context
- * where the plugin is registered adds its own `kLoadOnFirstUse` and `kNewSession`, which
- * they call. So in an encapsulated context without the plugin (a sibling of the plugin
+ * Installs `request.session`, `request.newSession()` and `request.saveSession()` once, on
+ * the root: each context where the plugin is registered adds its own `kLoadOnFirstUse`,
+ * `kNewSession` and `kSaveSession`, which they call. So in an encapsulated context without the plugin (a sibling of the plugin
  * that registered it) `request.session` throws an error that says where to register it,
  * instead of being undefined ("Cannot read properties of undefined").
  */
@@ -139,6 +171,11 @@ function installAccessors (root: FastifyInstance): void {
     const replace = internal(this)[kNewSession]
     if (replace === undefined) throw notRegisteredHere.call(this, 'request.newSession()')
     return replace.call(this)
+  })
+  root.decorateRequest('saveSession', async function (this: FastifyRequest): Promise<void> {
+    const save = internal(this)[kSaveSession]
+    if (save === undefined) throw notRegisteredHere.call(this, 'request.saveSession()')
+    await save.call(this)
   })
 }
 
@@ -160,11 +197,15 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     installAccessors(rootOf(fastify))
   }
   // Cookie storages load synchronously and without I/O: they wait for the first use
-  // of request.session, so requests that never touch it pay nothing.
+  // of request.session, so requests that never touch it decrypt nothing. (Their only
+  // onRequest hook keeps the reply for request.saveSession(); bench/README.md sizes it.)
   const loadsOnFirstUse = storage[kLoadsSynchronously]
   // Server-side storages have nothing to read for a request without their cookie: such
   // requests skip the load hook's work, and get a new session when (if) they use it.
   const loadsNothingWithoutCookie = storage[kLoadsNothingWithoutCookie]
+  // Cookie storages save nothing but the cookie: request.saveSession() leaves it to the
+  // reply, and explains itself where there is no reply.
+  const keepsSessionInCookie = storage[kKeepsSessionInCookie]
   // Rolling sessions: undefined when they do not roll, and then the hooks pay one check.
   const refreshAfter = storage.refreshAfter
   // A storage that loads on first use says what a request that never used the session
@@ -239,11 +280,53 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     return session
   }
 
+  /**
+   * request.saveSession(). Calls on one request run one after another (a websocket may
+   * call it for every message), each saving what changed before it started.
+   */
+  async function saveSession (this: FastifyRequest): Promise<void> {
+    checkAvailable(this)
+    if (keepsSessionInCookie) {
+      if (replyOf(this) === undefined) {
+        throw new SessionNotAvailableError(`request.saveSession() on ${routeName(this)}: ${storage.constructor.name} ` +
+          'keeps the session in the cookie, and there is no reply here to carry one (a websocket route, or a reply that was hijacked ' +
+          'or has been sent), so changes made here cannot be saved. Change the session in an HTTP route, or use a server-side ' +
+          'storage (RedisStorage, MemcachedStorage), which saves without a reply.')
+      }
+      // The cookie goes out with the reply, in onSend, with whatever changes come later.
+      return
+    }
+    const previous = internal(this)[kPendingSave]
+    const saving = previous === null ? saveNow(this) : previous.then(() => saveNow(this), () => saveNow(this))
+    internal(this)[kPendingSave] = saving
+    await saving
+  }
+
+  async function saveNow (request: FastifyRequest): Promise<void> {
+    const session = internal(request)[kSession]
+    if (session === null || session === undefined || !session[kChanged]) return
+    // Cleared first, so that changes made while the store works mark it again.
+    session[kChanged] = false
+    try {
+      await storage.saveSession(request, replyOf(request), session)
+    } catch (error) {
+      session[kChanged] = true
+      throw error
+    }
+  }
+
+  /** Keeps the reply for request.saveSession(): cookie storages have no other onRequest hook to do it. */
+  function rememberReply (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    internal(request)[kReply] = reply
+    next()
+  }
+
   // The hooks below take callbacks on purpose; do not turn them into async functions. An
   // async hook costs a promise and its microtask turns on every request, even when there
   // is nothing to wait for (no cookie, an unchanged session, a cookie storage), and these
   // hooks run on every request: only a storage that really returns a promise pays for one.
   function loadOnRequest (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    internal(request)[kReply] = reply
     if (internal(request)[kSession] !== null) {
       next()
       return
@@ -284,6 +367,15 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   }
 
   function saveOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, next: OnSendDone): void {
+    const pending = internal(request)[kPendingSave]
+    if (pending !== null) {
+      // A request.saveSession() the handler did not wait for: the reply waits for it (the
+      // cookie it sets must go out with the reply), then saves what changed since.
+      internal(request)[kPendingSave] = null
+      const resume = (): void => { saveOnSend(request, reply, payload, next) }
+      pending.then(resume, resume)
+      return
+    }
     const session = internal(request)[kSession]
     if (session === null || session === undefined || !session[kChanged] || internal(request)[kDiscarded]) {
       if (refreshAfter === undefined) next(null, payload)
@@ -373,12 +465,15 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
 
   fastify.decorateRequest(kSession, null)
   fastify.decorateRequest(kDiscarded, false)
+  fastify.decorateRequest(kReply, null)
+  fastify.decorateRequest(kPendingSave, null)
   fastify.decorateRequest(kLoadOnFirstUse, function (this: FastifyRequest): Session {
     return loadOnFirstUse(this)
   })
   fastify.decorateRequest(kNewSession, newSession)
+  fastify.decorateRequest(kSaveSession, saveSession)
   fastify.decorateRequest(kLoadSession, loadSession)
-  if (!loadsOnFirstUse) fastify.addHook('onRequest', loadOnRequest)
+  fastify.addHook('onRequest', loadsOnFirstUse ? rememberReply : loadOnRequest)
   fastify.addHook('onSend', saveOnSend)
   fastify.addHook('onError', discardOnError)
   fastify.addHook('onRoute', checkRouteConfig)
@@ -408,4 +503,10 @@ export async function getSession (request: FastifyRequest): Promise<Session> {
 export async function newSession (request: FastifyRequest): Promise<Session> {
   loaderOf(request, 'newSession(request)')
   return request.newSession()
+}
+
+/** Saves the request's session now: `request.saveSession()` (see there). */
+export async function saveSession (request: FastifyRequest): Promise<void> {
+  loaderOf(request, 'saveSession(request)')
+  await request.saveSession()
 }

@@ -1,7 +1,7 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { readMaxAge } from './storage/options.js'
-import { kChanged, kChanges, kLoaded, kRefresh, kRefreshOnly, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { kChanged, kChanges, kEnded, kLoaded, kRefresh, kRefreshOnly, kRevision, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
 
@@ -91,8 +91,18 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   #staleIdentities: string[] = []
   #loaded: LoadedRecord | undefined
   #origin: string | undefined
-  #touched = new Set<string>()
-  #editedInPlace = false
+  /**
+   * Counts changes. A save notes the count when it encodes the session; changes made
+   * while it waits for the store (a websocket handler that keeps going) stay to save.
+   */
+  #revision = 0
+  /** Keys passed to `set`/`delete`, or removed by `clear`, each with the revision of its last change. */
+  #touched = new Map<string, number>()
+  /** The revision of the last `changed()`, or 0. */
+  #editedAt = 0
+  /** The revision of the last `invalidate()`/`regenerate()`, or 0. */
+  #retiredAt = 0
+  /** True while the only change to save is a rolling refresh (see `kRefresh`). */
   #refreshOnly = false
 
   constructor (init: SessionInit = {}) {
@@ -133,20 +143,21 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
 
   /** What changed since the load: what a save merges into the record as it stands. Internal. */
   get [kChanges] (): SessionChanges {
-    return { touched: this.#touched, editedInPlace: this.#editedInPlace, data: this.#data, created: this.#created, origin: this.#origin }
+    const touched = new Set(this.#touched.keys())
+    return { touched, editedInPlace: this.#editedAt > 0, data: this.#data, created: this.#created, origin: this.#origin }
+  }
+
+  /** The count of changes so far: what a save passes to `[kSaved]` for the state it encoded. Internal. */
+  get [kRevision] (): number {
+    return this.#revision
   }
 
   /**
-   * Records a successful save: the session now is `loaded` (the record as written) under
-   * `identity`, with nothing left to save until it changes again. Internal.
-   */
-  /**
-   * A rolling refresh: the session is saved as if it had changed, with `created` = now
-   * and nothing else changed. Internal.
+   * A rolling refresh: `created` becomes now, nothing else changes, and the plugin saves
+   * the session at once. Internal.
    */
   [kRefresh] (): void {
     this.#created = nowSeconds()
-    this.#changed = true
     this.#refreshOnly = true
   }
 
@@ -158,13 +169,46 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     return this.#refreshOnly
   }
 
-  [kSaved] (identity: string | null, loaded: LoadedRecord | undefined): void {
+  /**
+   * Records a successful save of the session as it was at `revision`: it now is `loaded`
+   * (the record as written) under `identity`, and what changed after `revision` (while
+   * the store worked) is still to save, merged over that record. Internal.
+   */
+  [kSaved] (identity: string | null, loaded: LoadedRecord | undefined, revision: number): void {
+    if (this.#retiredAt > revision) {
+      // invalidate()/regenerate() ran while the save was under way: the session already
+      // left the identity just written, so that record is one more to delete.
+      if (identity !== null && !this.#staleIdentities.includes(identity)) this.#staleIdentities.push(identity)
+      return
+    }
     this.#identity = identity
     this.#isNew = identity === null ? this.#isNew : false
     this.#loaded = loaded
     this.#origin = loaded?.text
-    this.#touched = new Set()
-    this.#editedInPlace = false
+    for (const [key, touchedAt] of this.#touched) {
+      if (touchedAt <= revision) this.#touched.delete(key)
+    }
+    if (this.#editedAt <= revision) this.#editedAt = 0
+    this.#staleIdentities = []
+    this.#changed = this.#revision > revision
+    this.#refreshOnly = false
+  }
+
+  /**
+   * A save found the record gone, emptied or expired (a concurrent logout, or an id
+   * replaced): the session becomes what the next request with its cookie loads, a new
+   * empty one, so code that keeps it (a websocket handler) stops acting for a user who
+   * logged out. Nothing is left to save. Internal.
+   */
+  [kEnded] (): void {
+    this.#data = new Map()
+    this.#identity = null
+    this.#isNew = true
+    this.#created = nowSeconds()
+    this.#loaded = undefined
+    this.#origin = undefined
+    this.#touched = new Map()
+    this.#editedAt = 0
     this.#staleIdentities = []
     this.#changed = false
     this.#refreshOnly = false
@@ -245,9 +289,9 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Removes every key. Clearing an empty session changes nothing. */
   clear (): void {
     if (this.#data.size === 0) return
-    for (const key of this.#data.keys()) this.#touched.add(key)
-    this.#data.clear()
     this.#touch()
+    for (const key of this.#data.keys()) this.#touched.set(key, this.#revision)
+    this.#data.clear()
   }
 
   keys (): IterableIterator<SessionKey> {
@@ -276,7 +320,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   /** Marks the session changed; call it after mutating a nested value in place. */
   changed (): void {
     this.#changed = true
-    this.#editedInPlace = true
+    this.#editedAt = ++this.#revision
     this.#refreshOnly = false
   }
 
@@ -321,7 +365,8 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   }
 
   #touch (key?: string): void {
-    if (key !== undefined) this.#touched.add(key)
+    this.#revision++
+    if (key !== undefined) this.#touched.set(key, this.#revision)
     this.#changed = true
     this.#refreshOnly = false
     this.#created = nowSeconds()
@@ -335,6 +380,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     if (this.#identity !== null) this.#staleIdentities.push(this.#identity)
     this.#identity = null
     this.#loaded = undefined
+    this.#retiredAt = ++this.#revision
   }
 
   /** Shows the metadata and the keys, never the values (which may be secrets). */

@@ -21,6 +21,12 @@ export const kChanges: unique symbol = Symbol.for('fastify-sessions.changes')
 /** On a Session: marks it saved (under an identity, as a record): the next save merges from there. */
 export const kSaved: unique symbol = Symbol.for('fastify-sessions.saved')
 
+/** On a Session: how many changes it has had, so a save can tell the changes it wrote from those made while it ran. */
+export const kRevision: unique symbol = Symbol.for('fastify-sessions.revision')
+
+/** On a Session: ends it in place when a save finds its record gone (logged out meanwhile). */
+export const kEnded: unique symbol = Symbol.for('fastify-sessions.ended')
+
 /** On a request: the loaded Session, or null until it is needed. */
 export const kSession: unique symbol = Symbol.for('fastify-sessions.request.session')
 
@@ -29,6 +35,9 @@ export const kLoadsSynchronously: unique symbol = Symbol.for('fastify-sessions.l
 
 /** On a storage: true when a request without the session cookie has no stored session (no I/O). */
 export const kLoadsNothingWithoutCookie: unique symbol = Symbol.for('fastify-sessions.loadsNothingWithoutCookie')
+
+/** On a storage: true when the whole session is in the cookie, so saving it needs a reply. */
+export const kKeepsSessionInCookie: unique symbol = Symbol.for('fastify-sessions.keepsSessionInCookie')
 
 /** Brands that identify storages and sessions (where `instanceof` would miss the other build). */
 export const kStorageBrand: unique symbol = Symbol.for('fastify-sessions.brand.storage')

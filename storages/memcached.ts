@@ -2,8 +2,8 @@
 // loaded here and the package stays an optional peer dependency.
 import type { Client } from 'memjs'
 import { nowSeconds } from '../lib/clock.js'
-import { SessionConfigError, describeType } from '../lib/errors.js'
-import { MemcachedBinaryClient, isMemjsClient } from '../lib/storage/memcached-binary.js'
+import { SessionConfigError, SessionTooLargeError, describeType } from '../lib/errors.js'
+import { MemcachedBinaryClient, MemcachedTooLargeError, isMemjsClient } from '../lib/storage/memcached-binary.js'
 import { StoreStorage } from '../lib/storage/store-storage.js'
 import type { ReplaceOutcome, StoreStorageOptions, StoredRecord } from '../lib/storage/store-storage.js'
 import type { MemcachedCas, MemjsClient } from '../lib/storage/memcached-binary.js'
@@ -42,7 +42,9 @@ export function memcachedExptime (maxAge: number | undefined, now: number): numb
  * Records are read and written with memcached's binary protocol over the client's own
  * connections (the server for each key is the one memjs picks), as raw bytes with
  * flags 0 whatever serializer the client has; a connection that failed or timed out is
- * reset rather than reused (see lib/storage/memcached-binary.ts).
+ * reset rather than reused (see lib/storage/memcached-binary.ts). A record memcached
+ * refuses as over its item size limit is a SessionTooLargeError (500), as one over
+ * `maxRecordBytes` is, never a 503.
  */
 export class MemcachedStorage extends StoreStorage {
   protected readonly storeName = 'Memcached'
@@ -60,11 +62,13 @@ export class MemcachedStorage extends StoreStorage {
   }
 
   protected async createRecord (key: string, value: string, maxAge: number | undefined): Promise<boolean> {
-    return await this.#memcached.add(key, value, memcachedExptime(maxAge, nowSeconds())) === 'stored'
+    const outcome = await this.#memcached.add(key, value, memcachedExptime(maxAge, nowSeconds())).catch(tooLargeAsSessionError)
+    return outcome === 'stored'
   }
 
   protected async replaceRecord (key: string, value: string, maxAge: number | undefined, expected: StoredRecord): Promise<ReplaceOutcome> {
     const outcome = await this.#memcached.compareAndSet(key, value, memcachedExptime(maxAge, nowSeconds()), expected.version as MemcachedCas)
+      .catch(tooLargeAsSessionError)
     // Memcached does not say what the record holds after a mismatch: the save reads it again.
     if (outcome === 'changed' || outcome === 'missing') return { outcome }
     return { outcome: 'stored' }
@@ -73,6 +77,16 @@ export class MemcachedStorage extends StoreStorage {
   protected deleteRecord (key: string): Promise<boolean> {
     return this.#memcached.delete(key)
   }
+}
+
+/**
+ * Memcached refusing a record over its item size limit (its `-I`, when it is below
+ * `maxRecordBytes`) is the session's size, not an outage: the same SessionTooLargeError
+ * (500) as a record over `maxRecordBytes`, rather than a 503 that sends people looking
+ * for a failed server. Memcached does not say its limit.
+ */
+function tooLargeAsSessionError (error: unknown): never {
+  throw error instanceof MemcachedTooLargeError ? new SessionTooLargeError(error.size, undefined, 'record', 'Memcached') : error
 }
 
 function checkMemjsClient (client: unknown): MemjsClient {

@@ -5,6 +5,7 @@ import type { SessionEnvelope } from '../index.js'
 import { buildApp, errorLines } from './helpers/app.js'
 import { cookiePair, setCookies } from './helpers/cookies.js'
 import { MemoryStorage } from './helpers/memory-storage.js'
+import { quoteCookieValue, unquoteCookieValue } from '../lib/wire/cookie.js'
 
 function routes (app: FastifyInstance): void {
   app.get('/set/bigint', async (request) => {
@@ -24,6 +25,17 @@ function routes (app: FastifyInstance): void {
   })
   app.get('/set/list', async (request) => {
     request.session.set('list', [1])
+    return 'ok'
+  })
+  app.get('/set/b', async (request) => {
+    request.session.set('b', 2)
+    return 'ok'
+  })
+  app.get('/to-json-undefined', async (request) => {
+    request.session.set('box', {})
+    // A toJSON added in place after set(): JSON.stringify then writes nothing for the key.
+    ;(request.session.get('box') as { toJSON?: () => undefined }).toJSON = () => undefined
+    request.session.changed()
     return 'ok'
   })
   app.get('/mutate-loaded', async (request) => {
@@ -73,6 +85,38 @@ t.test('a loaded value changed in place into one JSON cannot hold fails the save
   t.equal(response.statusCode, 500)
   t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message: /the session could not be encoded: list\[1\] is a bigint/ })
   t.same(setCookies(response), [])
+})
+
+t.test('a value whose toJSON gives nothing fails the save, naming the key', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const response = await app.inject('/to-json-undefined')
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), { code: 'FST_SESSIONS_ENCODING', message: "fastify-sessions: the session could not be encoded: the value of 'box' has no JSON form (its toJSON() returned nothing)" })
+  t.same(setCookies(response), [])
+})
+
+t.test('a stored session without created (aiohttp reads it as created now) is saved with its members and a created', async (t) => {
+  const { app } = await buildApp(t, new SimpleCookieStorage(), routes)
+  const cookie = `AIOHTTP_SESSION=${quoteCookieValue('{"session": {"a": 1.0}}')}`
+  const response = await app.inject({ url: '/set/b', headers: { cookie } })
+  t.equal(response.statusCode, 200)
+  const written = unquoteCookieValue(cookiePair(response)!.slice('AIOHTTP_SESSION='.length))
+  t.match(written, /^\{"created":\d+,"session":\{"a":1\.0,"b":2\}\}$/, 'the untouched member keeps its bytes; created is now')
+})
+
+t.test('a custom decoder that cannot read the loaded text a second time: the save writes the session whole', async (t) => {
+  const seen = new Set<string>()
+  const decodesOnce = (text: string): unknown => {
+    if (seen.has(text)) throw new Error('each text once')
+    seen.add(text)
+    return JSON.parse(text)
+  }
+  const { app } = await buildApp(t, new SimpleCookieStorage({ decoder: decodesOnce }), routes)
+  const cookie = cookiePair(await app.inject('/set/list'))!
+  const response = await app.inject({ url: '/set/b', headers: { cookie } })
+  t.equal(response.statusCode, 200)
+  const written = JSON.parse(unquoteCookieValue(cookiePair(response)!.slice('AIOHTTP_SESSION='.length))) as { session: unknown }
+  t.same(written.session, { list: [1], b: 2 }, 'no record to merge into: the data as the request holds it')
 })
 
 t.test('a custom encoder\'s failure names the key it fails on, where one can be found', async (t) => {

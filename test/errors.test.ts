@@ -28,6 +28,29 @@ t.test('errors carry a code, a status and their class name', async (t) => {
   t.equal(error.message, 'fastify-sessions: the session read on Redis failed', 'the client-facing message names no host')
 })
 
+t.test('a SessionStorageError that knows when to come back carries Retry-After for Fastify\'s error handler', async (t) => {
+  const refused = new SessionStorageError('Redis is considered down', { retryAfter: 5 })
+  t.match(refused, { statusCode: 503, retryAfter: 5, headers: { 'retry-after': '5' } })
+  const failed = new SessionStorageError('the session read on Redis failed')
+  t.equal(failed.retryAfter, undefined)
+  t.notOk('headers' in failed, 'no headers property at all: Fastify adds none')
+})
+
+t.test('SessionTooLargeError says what was too large, and what to do', async (t) => {
+  t.match(new SessionTooLargeError(5000, 4096), { subject: 'cookie', size: 5000, limit: 4096, message: /^fastify-sessions: the session cookie would be 5000 bytes/ })
+  t.match(new SessionTooLargeError(2000, 1000, 'record'), {
+    subject: 'record',
+    statusCode: 500,
+    message: 'fastify-sessions: the session record would be 2000 bytes, over the 1000-byte limit (maxRecordBytes); store less in the session ' +
+      '(a session this large usually holds data that belongs in a database or a cache), or raise maxRecordBytes'
+  })
+  t.match(new SessionTooLargeError(2000, undefined, 'record', 'Memcached'), {
+    limit: undefined,
+    message: /^fastify-sessions: Memcached refused the 2000-byte session record as over its item size limit; store less in the session .*, or set maxRecordBytes below the server's limit so that such sessions are refused before they are sent$/
+  })
+  t.match(new SessionTooLargeError(2000, undefined, 'record'), { message: /^fastify-sessions: the store refused the 2000-byte session record/ })
+})
+
 t.test('every error code is its class name in the FST_SESSIONS_ namespace', async (t) => {
   const errors: FastifySessionsError[] = [
     new SessionConfigError('x'), new MissingDependencyError('x', 'y'), new SessionTooLargeError(1, 2), new SessionStorageError('x'),

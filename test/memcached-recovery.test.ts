@@ -28,9 +28,12 @@ import type { ServerProcess } from './helpers/servers.js'
 /**
  * Generous bounds, for the storage and for memjs's own per-request timer: these tests are
  * about what happens after a connection dies, and a loaded machine must not add timeouts.
+ * No circuit breaker: they count the attempts that fail right after a restart, and a
+ * fifth failure in a row would turn the next attempts into refusals for a cool-down
+ * (the breaker has tests of its own: store-faults.test.ts).
  */
 const memjsOptions = { logger: { log () {} }, timeout: 5 }
-const storageOptions = { timeout: 5000 }
+const storageOptions = { timeout: 5000, circuitBreaker: false } as const
 const VALUE_BYTES = 200 * 1024
 const TRIALS = 10
 

@@ -1,7 +1,7 @@
 /**
  * MemcachedStorage against real memcached servers: the client check, exptime (the
- * 30-day rule, read back from the server with the meta command `mg <key> t`), a write
- * the server refuses, clients with a serializer (records stay raw bytes, flags 0),
+ * 30-day rule, read back from the server with the meta command `mg <key> t`), a record
+ * the server refuses as too large, clients with a serializer (records stay raw bytes, flags 0),
  * and one client over two servers.
  */
 import type { FastifyInstance } from 'fastify'
@@ -86,14 +86,35 @@ t.test('the server keeps each record for maxAge seconds', async (t) => {
   t.ok(ttl !== null && ttl > 110 && ttl <= 120, `a per-session maxAge sets the exptime (${ttl})`)
 })
 
-t.test('a write the server refuses fails the request with a 503 and sets no cookie', async (t) => {
-  const { app } = await buildApp(t, new MemcachedStorage(client), routes)
+t.test('a record memcached refuses as over its item size limit is a SessionTooLargeError (500), not an outage (503)', async (t) => {
+  // maxRecordBytes above memcached's 1 MB item limit, so that the record reaches the
+  // server (only its answer, status 0x0003, makes this message); one failure would open the breaker, if this one counted as a store failure.
+  const storage = new MemcachedStorage(client, { maxRecordBytes: 4 * 1024 * 1024, circuitBreaker: { failureThreshold: 1 } })
+  const { app } = await buildApp(t, storage, routes)
   const response = await app.inject({ method: 'POST', url: '/big' })
-  t.equal(response.statusCode, 503)
-  t.match(response.json(), { code: 'FST_SESSIONS_STORAGE', message: 'fastify-sessions: the session write on Memcached failed' })
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), {
+    code: 'FST_SESSIONS_TOO_LARGE',
+    message: /^fastify-sessions: Memcached refused the \d+-byte session record as over its item size limit; store less in the session .*, or set maxRecordBytes below the server's limit/
+  })
   t.same(setCookies(response), [])
-  t.match(errorLines(response),
-    [{ err: { type: 'SessionStorageError', message: /failed: memcached refused the ADD of a \d+-byte value: it is over the server's item size limit/ } }])
+  const [line] = errorLines(response)
+  t.match(line, { err: { type: 'SessionTooLargeError', code: 'FST_SESSIONS_TOO_LARGE', subject: 'record', size: Number } })
+  t.notOk(line !== undefined && 'limit' in (line['err'] as object), 'no limit: memcached does not say it')
+
+  const next = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+  t.equal(next.statusCode, 200, 'the store answered: the refusal did not count as a store failure')
+
+  // The same refusal of a compare-and-set (a loaded session grown too big): a 500, the
+  // record as it was, and still no store failure counted.
+  const cookie = cookiePair(next)
+  const grown = await app.inject({ method: 'POST', url: '/big', headers: { cookie } })
+  t.equal(grown.statusCode, 500)
+  t.match(grown.json(), { code: 'FST_SESSIONS_TOO_LARGE', message: /^fastify-sessions: Memcached refused the \d+-byte session record/ })
+  t.same(setCookies(grown), [])
+  const read = await app.inject({ method: 'GET', url: '/read', headers: { cookie } })
+  t.equal(read.statusCode, 200, 'the store answered: the refusal did not count as a store failure')
+  t.same(read.json().data, { a: 1 }, 'the record is as it was')
 })
 
 t.test('records are raw bytes with flags 0, whatever serializer the client has', async (t) => {

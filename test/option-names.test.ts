@@ -136,7 +136,7 @@ t.test('a name close to nothing gets the list of options', async (t) => {
   t.ok(encrypted({ maxAge: 60, rolling: true }), 'rolling is an option (issue 10): the check reads the table')
   t.match(refusal(t, () => encrypted({ maxAge: 60, refreshAfter: 6 })), /"refreshAfter": it goes inside rolling: \{ rolling: \{ refreshAfter: seconds \} \}$/)
   t.match(refusal(t, () => encrypted({ maxAge: 60, touchAfter: 6 })), /"touchAfter": did you mean rolling: \{ refreshAfter: seconds \}\? \(connect-mongo's touchAfter/)
-  t.match(refusal(t, () => new RedisStorage(redis, { signed: true } as StorageOptions)), /has no option "signed"\. Its options are .*keyFactory, timeout$/)
+  t.match(refusal(t, () => new RedisStorage(redis, { signed: true } as StorageOptions)), /has no option "signed"\. Its options are .*keyFactory, timeout, maxRecordBytes, circuitBreaker$/)
   t.match(refusal(t, () => encrypted({ saveUninitialized: false, renew: true })),
     /has no options "saveUninitialized": there is no such option: .*; "renew"\. Its options are cookieName,/, 'several names: each with its advice, then the list')
   t.match(refusal(t, () => encrypted({ constructor: 1, toString: 2, __proto__: null, hasOwnProperty: 3 })),

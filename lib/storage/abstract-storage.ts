@@ -4,17 +4,17 @@ import { SetCookieBuilder, findCookie, quoteCookieValue, unquoteCookieValue } fr
 import type { CookieAttributes } from '../wire/cookie.js'
 import { readEnvelope } from '../wire/envelope.js'
 import type { SessionEnvelope } from '../wire/envelope.js'
-import { SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
+import { InvalidSessionError, SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
 import { isRoutineFailure } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
 import { STORAGE_OPTIONS, cookieAttributes, readOptions, refreshAfterOf } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
-import { Session, keyLiteral, keyPath } from '../session.js'
+import { Session, isSession, keyLiteral, keyPath } from '../session.js'
 import { WarningLimit } from './warning-limit.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { PLAIN_HTTP_WARNING, dropsSecureCookie } from './plain-http.js'
 import { scanEnvelope, writeEnvelope } from '../wire/raw-envelope.js'
-import { kChanges, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand, kUntouchedRefresh } from '../symbols.js'
+import { kChanges, kKeepsSessionInCookie, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand, kUntouchedRefresh } from '../symbols.js'
 import { RawJson, changedKeys, freshRecord, mergeRecord } from './record-merge.js'
 import type { RecordView } from './record-merge.js'
 
@@ -22,6 +22,25 @@ export type { SessionEnvelope } from '../wire/envelope.js'
 
 /** What browsers keep of one cookie, measured on `name=value` (RFC 6265 §6.1, and in practice). */
 export const COOKIE_SIZE_LIMIT = 4096
+
+/**
+ * Where a storage says why a stored session was not used: `request.log` in a request,
+ * or the logger given to `loadSessionFromCookieHeader` (a pino or Fastify logger, or
+ * `console`).
+ */
+export interface SessionLogger {
+  debug (details: object, message: string): void
+  warn (details: object, message: string): void
+  /** The circuit breaker's recoveries (server-side storages), when given. */
+  info?: (details: object, message: string) => void
+}
+
+export interface LoadFromCookieHeaderOptions {
+  /** Receives the reason a cookie was not used (debug or warn); without it, nothing is logged. */
+  logger?: SessionLogger | undefined
+}
+
+const silentLogger: SessionLogger = { debug () {}, warn () {} }
 
 /**
  * The base of every storage. A storage turns a request into a `Session`
@@ -42,6 +61,11 @@ export abstract class AbstractStorage {
    * storages): the plugin then skips the load hook's work for such requests.
    */
   readonly [kLoadsNothingWithoutCookie]: boolean = false
+  /**
+   * True when the whole session lives in the cookie (cookie storages): saving it needs a
+   * reply to carry the cookie, and gains nothing before the reply goes out.
+   */
+  readonly [kKeepsSessionInCookie]: boolean = false
   /**
    * For a storage that loads on first use: the session that a request which never used
    * `request.session` must refresh (the `rolling` option), or undefined when none is due.
@@ -97,8 +121,13 @@ export abstract class AbstractStorage {
   /** Builds the request's session. May return a Promise (store-backed storages do). */
   abstract loadSession (request: FastifyRequest): Session | Promise<Session>
 
-  /** Persists a changed session: sets or clears the cookie and writes the record. */
-  abstract saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): void | Promise<void>
+  /**
+   * Persists a changed session: sets or clears the cookie and writes the record.
+   * `reply` is undefined when `request.saveSession()` is called where no reply can
+   * carry a cookie any more (a websocket route, a hijacked or sent reply): then write
+   * what needs no cookie, or throw a `SessionNotAvailableError` that says why not.
+   */
+  abstract saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void | Promise<void>
 
   /** A new, empty session with this storage's maxAge (aiohttp `new_session`). */
   newSession (): Session {
@@ -107,8 +136,39 @@ export abstract class AbstractStorage {
 
   /** The session cookie's value (unquoted), or undefined when the request has none. */
   loadCookie (request: FastifyRequest): string | undefined {
-    const raw = findCookie(request.headers.cookie, this.cookieName)
+    return this.cookieInHeader(request.headers.cookie)
+  }
+
+  /** The session cookie's value (unquoted) in a `Cookie` header, or undefined. */
+  protected cookieInHeader (cookieHeader: string | undefined): string | undefined {
+    const raw = findCookie(cookieHeader, this.cookieName)
     return raw === undefined ? undefined : unquoteCookieValue(raw)
+  }
+
+  /**
+   * The session a `Cookie` header names, where there is no Fastify request (a raw `ws`
+   * server, socket.io, a worker), with the same rules as a request: an unreadable,
+   * tampered, expired or unknown cookie gives a new session and a line through
+   * `options.logger` (nothing without one), never an error. Only a storage failure
+   * rejects (a `SessionStorageError` when Redis or Memcached cannot be read).
+   */
+  async loadSessionFromCookieHeader (cookieHeader: string | undefined, options: LoadFromCookieHeaderOptions = {}): Promise<Session> {
+    const session: unknown = await this.loadFromCookieHeader(cookieHeader, options.logger ?? silentLogger)
+    if (!isSession(session)) {
+      throw new InvalidSessionError(`${this.constructor.name}.loadSession() must return a Session; it returned ${describeType(session)}`)
+    }
+    return session
+  }
+
+  /**
+   * `loadSessionFromCookieHeader`'s work. This default serves storages that implement
+   * only `loadSession(request)`: it hands them a stand-in request that has nothing but
+   * `headers.cookie` and `log`. The built-in storages override it with the code path
+   * their `loadSession` takes.
+   */
+  protected loadFromCookieHeader (cookieHeader: string | undefined, log: SessionLogger): Session | Promise<Session> {
+    const standIn = { headers: cookieHeader === undefined ? {} : { cookie: cookieHeader }, log }
+    return this.loadSession(standIn as unknown as FastifyRequest)
   }
 
   /**
@@ -153,13 +213,16 @@ export abstract class AbstractStorage {
    */
   protected sessionRecord (session: Session, theirs?: RecordView): RecordView {
     const changes = session[kChanges]
-    const loaded = session[kLoaded]
-    const base = loaded === undefined ? undefined : this.readRecordView(loaded.text)
-    if (base !== undefined && typeof base !== 'string') {
-      return mergeRecord(changes, changedKeys(changes, base, this.#canonical), theirs ?? base)
-    }
-    const origin = changes.origin === undefined ? undefined : this.readRecordView(changes.origin)
-    return freshRecord(changes, typeof origin === 'string' ? undefined : origin, this.#canonical)
+    const base = this.#readableView(session[kLoaded]?.text)
+    if (base !== undefined) return mergeRecord(changes, changedKeys(changes, base, this.#canonical), theirs ?? base)
+    return freshRecord(changes, this.#readableView(changes.origin), this.#canonical)
+  }
+
+  /** The members of a record text, or undefined when there is none or it gives none. */
+  #readableView (text: string | undefined): RecordView | undefined {
+    if (text === undefined) return undefined
+    const view = this.readRecordView(text)
+    return typeof view === 'string' ? undefined : view
   }
 
   /**
@@ -196,6 +259,8 @@ export abstract class AbstractStorage {
     try {
       text = record === undefined ? this.encoder({}) : this.#writeRecord(record)
     } catch (error) {
+      // Writing members knows which one has no JSON form: that is the whole story.
+      if (error instanceof SessionEncodingError) throw error
       // The encoder's own error goes in `cause`, not in the message: loggers (pino's
       // err serializer) append the cause's message, so it shows once, not twice.
       throw new SessionEncodingError(`the session could not be encoded: ${this.#whyNotEncoded(session)}`, { cause: error })
@@ -282,14 +347,19 @@ export abstract class AbstractStorage {
    * is never logged.
    */
   protected rejectSession (request: FastifyRequest, reason: LoadFailure): Session {
+    return this.newSessionInstead(request.log, reason)
+  }
+
+  /** `rejectSession` for code that has a logger rather than a request. */
+  protected newSessionInstead (log: SessionLogger, reason: LoadFailure): Session {
     const details = { cookieName: this.cookieName, reason }
     const message = 'fastify-sessions: the session cookie was not used; starting a new session'
     if (isRoutineFailure(reason)) {
-      request.log.debug(details, message)
+      log.debug(details, message)
     } else {
       const admitted = this.#warnings.admit(nowSeconds())
-      if (admitted === false) request.log.debug({ ...details, rateLimited: true }, message)
-      else request.log.warn({ ...details, ...admitted }, message)
+      if (admitted === false) log.debug({ ...details, rateLimited: true }, message)
+      else log.warn({ ...details, ...admitted }, message)
     }
     return this.newSession()
   }
@@ -312,7 +382,9 @@ function * memberTexts (members: ReadonlyMap<string, unknown>): Iterable<readonl
     }
     const text: unknown = JSON.stringify(member)
     // set() refuses what JSON cannot hold, but a value can still change in place after it.
-    if (typeof text !== 'string') throw new TypeError(`the value of ${keyLiteral(key)} has no JSON form`)
+    if (typeof text !== 'string') {
+      throw new SessionEncodingError(`the session could not be encoded: the value of ${keyLiteral(key)} has no JSON form (its toJSON() returned nothing)`)
+    }
     yield [key, text]
   }
 }

@@ -2,13 +2,15 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowSeconds } from '../clock.js'
 import type { Session } from '../session.js'
+import { SessionNotAvailableError } from '../errors.js'
 import { AbstractStorage } from './abstract-storage.js'
+import type { SessionLogger } from './abstract-storage.js'
 import type { Decrypted, Validity } from '../crypto/decrypted.js'
 import type { LoadFailure } from '../load-failure.js'
 import { COOKIE_STORAGE_OPTIONS } from './options.js'
 import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
 import { CREATED_CACHE_SIZE, RecentMap, isRefreshDue } from './rolling.js'
-import { kLoadsSynchronously, kUntouchedRefresh } from '../symbols.js'
+import { kKeepsSessionInCookie, kLoadsSynchronously, kUntouchedRefresh } from '../symbols.js'
 
 export type { CookieStorageOptions } from './options.js'
 
@@ -30,6 +32,7 @@ export interface OpenedCookie extends Validity {
  */
 export abstract class CookieStorage extends AbstractStorage {
   override readonly [kLoadsSynchronously] = true
+  override readonly [kKeepsSessionInCookie] = true
   protected declare readonly settings: CookieStorageSettings
   /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
   readonly #opened: Map<string, OpenedCookie> | undefined
@@ -60,7 +63,7 @@ export abstract class CookieStorage extends AbstractStorage {
     if (value === undefined) return undefined
     const created = this.#createdOf?.get(value)
     if (created !== undefined && !isRefreshDue(created, this.refreshAfter as number, this.maxAge as number, nowSeconds())) return undefined
-    return this.#loadValue(request, value)
+    return this.#load(value, request.log)
   }
 
   protected override optionSchema (): OptionSchema<CookieStorageSettings> {
@@ -74,16 +77,20 @@ export abstract class CookieStorage extends AbstractStorage {
   protected abstract sealCookie (text: string): string
 
   loadSession (request: FastifyRequest): Session {
-    const value = this.loadCookie(request)
-    if (value === undefined) return this.newSession()
-    return this.#loadValue(request, value)
+    return this.#load(this.loadCookie(request), request.log)
   }
 
-  #loadValue (request: FastifyRequest, value: string): Session {
+  protected override loadFromCookieHeader (cookieHeader: string | undefined, log: SessionLogger): Session {
+    return this.#load(this.cookieInHeader(cookieHeader), log)
+  }
+
+  /** The session in the cookie `value`, for a request and for a bare Cookie header alike. */
+  #load (value: string | undefined, log: SessionLogger): Session {
+    if (value === undefined) return this.newSession()
     const opened = this.#open(value)
-    if (typeof opened === 'string') return this.rejectSession(request, opened)
+    if (typeof opened === 'string') return this.newSessionInstead(log, opened)
     const session = this.decodeSession(opened.text)
-    if (typeof session === 'string') return this.rejectSession(request, session)
+    if (typeof session === 'string') return this.newSessionInstead(log, session)
     this.#rememberCreated(value, session.created)
     // Re-issue a cookie sealed by an older key under the current one, so retiring the
     // old key later does not log anybody out.
@@ -118,7 +125,12 @@ export abstract class CookieStorage extends AbstractStorage {
     this.#createdOf?.set(value, created)
   }
 
-  saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): void {
+  saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
+    if (reply === undefined) {
+      // The plugin never asks this (request.saveSession() explains it with the route's
+      // name); a direct caller gets the reason too, rather than a TypeError.
+      throw new SessionNotAvailableError(`${this.constructor.name} keeps the session in the cookie: it cannot save one without a reply to carry the cookie`)
+    }
     if (!session.empty) {
       const value = this.sealCookie(this.encodeSession(session))
       this.saveCookie(reply, value, session.maxAge)

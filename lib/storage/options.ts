@@ -88,7 +88,34 @@ export interface StoreStorageOptions extends StorageOptions {
    * (`SessionStorageError`). Default 1000.
    */
   timeout?: number | undefined
+  /**
+   * The largest session record, in bytes of the encoded envelope, that is written or
+   * read. A bigger session fails its save with a `SessionTooLargeError` (500) before
+   * anything is sent to the store; a bigger record found in the store (written by
+   * another application) is not decoded: the request gets a new session and a warning.
+   * Default 1 MiB minus 1 KiB (1047552), which memcached's default item size limit takes
+   * with any key; at most 512 MiB (Redis's largest string).
+   */
+  maxRecordBytes?: number | undefined
+  /**
+   * After `failureThreshold` store failures or timeouts in a row, fail every request
+   * that needs the store at once (503 with `Retry-After`) for `coolDown` milliseconds,
+   * then let one request check whether the store is back. Default
+   * `{ failureThreshold: 5, coolDown: 5000 }`; `false` turns it off.
+   */
+  circuitBreaker?: CircuitBreakerOption | undefined
 }
+
+/** `circuitBreaker`: `false` (off), `true` (the defaults), or some settings, each defaulted. */
+export type CircuitBreakerOption = boolean | {
+  /** Consecutive store failures or timeouts that open the breaker; default 5. */
+  failureThreshold?: number | undefined
+  /** Milliseconds it stays open before one request may try the store again; default 5000. */
+  coolDown?: number | undefined
+}
+
+/** `circuitBreaker` once read: the settings, or false when it is off. */
+export type CircuitBreakerSettings = false | { readonly failureThreshold: number, readonly coolDown: number }
 
 /** How one option is read. */
 export interface OptionSpec<Value> {
@@ -134,6 +161,28 @@ export const MAX_AGE_LIMIT = 400 * 24 * 3600
 /** The longest timeout Node's timers accept (2^31 - 1 ms). */
 const MAX_TIMEOUT = 2147483647
 
+/**
+ * Default for `maxRecordBytes`: 1 MiB minus 1 KiB. Memcached's default item size limit
+ * (`-I 1m`) counts the key and the item header too: memcached 1.6 takes values up to
+ * 1 MiB minus (59 + key length) bytes, so 1048267 with the longest key we write (250
+ * bytes); the KiB left over covers that with room to spare. A real session is a few
+ * kilobytes; a megabyte is a bug (data that belongs elsewhere), caught before the store
+ * turns it into an error that looks like an outage.
+ */
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024 - 1024
+
+/** Redis's largest string: no store we support keeps a bigger record. */
+const MAX_RECORD_BYTES = 512 * 1024 * 1024
+
+/**
+ * Default circuit breaker. Five failures in a row: one or two lost answers (a blip, a
+ * restart) do not shut the store off, and a blackholed store costs five timeouts before
+ * requests fail at once. Five seconds: during an outage each process sends the store
+ * one probe per five seconds, and once the store is back users wait at most that long
+ * (ioredis itself waits up to a few seconds between reconnection attempts).
+ */
+export const DEFAULT_CIRCUIT_BREAKER = Object.freeze({ failureThreshold: 5, coolDown: 5000 })
+
 /** Characters allowed in Domain and Path: visible ASCII except `;` (which would start a new attribute). */
 const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/
 
@@ -177,7 +226,9 @@ const COOKIE_STORAGE_TABLE = {
 const STORE_STORAGE_TABLE = {
   ...STORAGE_TABLE,
   keyFactory: functionOption<() => string>(defaultKeyFactory, 'a function returning a new session id'),
-  timeout: wholeNumberOption(DEFAULT_STORE_TIMEOUT, 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
+  timeout: wholeNumberOption(DEFAULT_STORE_TIMEOUT, 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`),
+  maxRecordBytes: wholeNumberOption(DEFAULT_MAX_RECORD_BYTES, 1, MAX_RECORD_BYTES, `a whole number of bytes from 1 to ${MAX_RECORD_BYTES}`),
+  circuitBreaker: option<CircuitBreakerSettings>(DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker)
 } satisfies TableOf<StoreStorageOptions>
 
 /** Every storage's options once read: what `AbstractStorage` keeps as `settings`. */
@@ -317,6 +368,30 @@ function readCookieName (name: unknown): string {
     throw new SessionConfigError(`cookieName must be a non-empty cookie token (letters, digits and !#$%&'*+-.^_\`|~); got ${shown(name)}`)
   }
   return name
+}
+
+const CIRCUIT_BREAKER_SETTINGS = ['failureThreshold', 'coolDown']
+
+function readCircuitBreaker (value: unknown, name: string): CircuitBreakerSettings {
+  if (value === false) return false
+  if (value === true) return DEFAULT_CIRCUIT_BREAKER
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SessionConfigError(`${name} must be false, true or { failureThreshold, coolDown }; got ${describeType(value)}`)
+  }
+  const given = value as Readonly<Record<string, unknown>>
+  const unknown = Object.keys(given).find((key) => !CIRCUIT_BREAKER_SETTINGS.includes(key))
+  if (unknown !== undefined) {
+    throw new SessionConfigError(`${name} takes failureThreshold and coolDown; got an unknown setting ${JSON.stringify(unknown)}`)
+  }
+  const { failureThreshold, coolDown } = given
+  return Object.freeze({
+    failureThreshold: failureThreshold === undefined
+      ? DEFAULT_CIRCUIT_BREAKER.failureThreshold
+      : readWholeNumber(failureThreshold, `${name}.failureThreshold`, 1, Number.MAX_SAFE_INTEGER, 'a whole number of at least 1'),
+    coolDown: coolDown === undefined
+      ? DEFAULT_CIRCUIT_BREAKER.coolDown
+      : readWholeNumber(coolDown, `${name}.coolDown`, 1, MAX_TIMEOUT, `a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
+  })
 }
 
 function readBoolean (value: unknown, name: string): boolean {

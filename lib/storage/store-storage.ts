@@ -1,8 +1,12 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SessionIdentityError, SessionStorageError, describeType } from '../errors.js'
+import { nowMilliseconds, nowSeconds } from '../clock.js'
+import { FastifySessionsError, SessionIdentityError, SessionNotAvailableError, SessionStorageError, SessionTooLargeError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
+import type { SessionLogger } from './abstract-storage.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import type { Permit, Refusal, StateChange } from './circuit-breaker.js'
 import type { RecordView } from './record-merge.js'
 import { EXPIRED, UNKNOWN_ID } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
@@ -10,8 +14,7 @@ import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
 import { isRefreshDue } from './rolling.js'
-import { nowSeconds } from '../clock.js'
-import { kLoaded, kLoadsNothingWithoutCookie, kRefreshOnly, kSaved } from '../symbols.js'
+import { kEnded, kLoaded, kLoadsNothingWithoutCookie, kRefreshOnly, kRevision, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -51,7 +54,10 @@ export const MAX_NEW_ID_ATTEMPTS = 3
  * A request with a cookie costs exactly one read, a request without one none, and a
  * save one write. Every operation is bounded by `timeout`: a slow or unreachable server
  * fails the request with a `SessionStorageError` (HTTP 503) instead of hanging it, and
- * the client never gets a cookie for a write that did not happen.
+ * the client never gets a cookie for a write that did not happen. After
+ * `circuitBreaker.failureThreshold` store failures in a row, requests fail at once,
+ * without sending the store anything, until a probe after the cool-down finds it back
+ * (see circuit-breaker.ts). Records are bounded by `maxRecordBytes`, both ways.
  *
  * **Concurrent requests.** A save never writes blindly over the record. It applies what
  * the request changed to the record as it stands (a three-way merge, keys as opaque
@@ -73,6 +79,9 @@ export abstract class StoreStorage extends AbstractStorage {
   readonly #keyPrefix: string
   /** Per record key, the last save of it this process started (see #saveInTurn). */
   readonly #savesInFlight = new Map<string, Promise<StoredRecord | undefined>>()
+  readonly #maxRecordBytes: number
+  /** Undefined when `circuitBreaker: false`. */
+  readonly #breaker: CircuitBreaker | undefined
 
   /** The server's name for messages: 'Redis', 'Memcached'. */
   protected abstract readonly storeName: string
@@ -82,6 +91,11 @@ export abstract class StoreStorage extends AbstractStorage {
     this.#keyPrefix = this.cookieName + '_'
     this.#keyFactory = this.settings.keyFactory
     this.timeout = this.settings.timeout
+    this.#maxRecordBytes = this.settings.maxRecordBytes
+    const breaker = this.settings.circuitBreaker
+    this.#breaker = breaker === false
+      ? undefined
+      : new CircuitBreaker({ ...breaker, probeTimeout: this.timeout, now: nowMilliseconds })
   }
 
   protected override optionSchema (): OptionSchema<StoreStorageSettings> {
@@ -117,20 +131,33 @@ export abstract class StoreStorage extends AbstractStorage {
   }
 
   loadSession (request: FastifyRequest): Session | Promise<Session> {
-    const id = this.loadCookie(request)
+    return this.#load(this.loadCookie(request), request.log)
+  }
+
+  protected override loadFromCookieHeader (cookieHeader: string | undefined, log: SessionLogger): Session | Promise<Session> {
+    return this.#load(this.cookieInHeader(cookieHeader), log)
+  }
+
+  /** The session the cookie value `id` names, for a request and for a bare Cookie header alike. */
+  #load (id: string | undefined, log: SessionLogger): Session | Promise<Session> {
     // No cookie: no I/O and no promise, so cookieless requests stay cheap.
     if (id === undefined) return this.newSession()
     const invalid = this.#checkId(id)
-    if (invalid !== undefined) return this.rejectSession(request, `the cookie is not a valid session id (${invalid})`)
-    return this.#loadRecord(request, id)
+    if (invalid !== undefined) return this.newSessionInstead(log, `the cookie is not a valid session id (${invalid})`)
+    return this.#loadRecord(log, id)
   }
 
-  async #loadRecord (request: FastifyRequest, id: string): Promise<Session> {
-    const stored = await this.#bounded('read', () => this.readRecord(this.recordKey(id)))
-    const record = recordText(stored?.value)
-    if (typeof record === 'string') return this.rejectSession(request, record)
+  async #loadRecord (log: SessionLogger, id: string): Promise<Session> {
+    const stored = await this.#bounded(log, 'read', () => this.readRecord(this.recordKey(id)))
+    const record = recordText(stored?.value, this.#maxRecordBytes)
+    if (typeof record === 'string') return this.newSessionInstead(log, record)
+    // Another application may have written it: decoding megabytes per request is the harm
+    // the limit is there to prevent.
+    if ('oversize' in record) {
+      return this.newSessionInstead(log, `the stored record is ${record.oversize} bytes, over maxRecordBytes (${this.#maxRecordBytes})`)
+    }
     const session = this.decodeSession(record.text, id, stored?.version)
-    return typeof session === 'string' ? this.rejectSession(request, session) : session
+    return typeof session === 'string' ? this.newSessionInstead(log, session) : session
   }
 
   /**
@@ -141,8 +168,13 @@ export abstract class StoreStorage extends AbstractStorage {
    * comment); a new session, or one that gave up its identity (`newSession()`,
    * `regenerate()`, `invalidate()`), is written under a new id that no record has, and the
    * records of the identities it gave up are deleted (the session-fixation guard).
+   *
+   * Without a reply (`request.saveSession()` on a websocket route, a hijacked or sent
+   * reply) it writes the record and sets no cookie, so only the session the request's
+   * cookie names can be saved (or ended).
    */
   async saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    if (reply === undefined) this.#checkSavableWithoutReply(request, session)
     const loaded = session[kLoaded]
     if (loaded !== undefined && session.identity !== null) {
       await this.#saveInTurn(request, reply, session, session.identity, { value: Buffer.from(loaded.text), version: loaded.version })
@@ -189,10 +221,10 @@ export abstract class StoreStorage extends AbstractStorage {
     for (let attempt = 1; attempt <= MAX_SAVE_ATTEMPTS; attempt++) {
       // The version is unknown after a write whose client does not report one (Memcached):
       // read the record again before comparing.
-      if (state?.version === undefined) state = await this.#bounded('read', () => this.readRecord(key), deadline)
+      if (state?.version === undefined) state = await this.#bounded(request.log, 'read', () => this.readRecord(key), deadline)
       const theirs = this.#liveRecord(state)
       if (typeof theirs === 'string') {
-        this.#dropSave(request, theirs)
+        this.#dropSave(request, session, theirs)
         return undefined
       }
       if (session[kRefreshOnly] && !this.#stillDue(theirs)) {
@@ -205,16 +237,22 @@ export abstract class StoreStorage extends AbstractStorage {
       // A session emptied by delete()/clear() is a change like any other: its record stays
       // (empty), so a concurrent request's change to another key still lands. Only
       // invalidate(), newSession() and regenerate() end a record.
+      const revision = session[kRevision]
       const text = this.encodeRecord(this.sessionRecord(session, theirs), session)
+      // The merged record, which holds what concurrent writers added too: it can be over
+      // the limit even though this request's own changes are small.
+      this.#checkRecordSize(text)
       const expected: StoredRecord = state as StoredRecord
-      const outcome = await this.#bounded('write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
+      // A `changed` or `missing` answer is the store working (for the breaker, a success):
+      // only failures and timeouts count against it.
+      const outcome = await this.#bounded(request.log, 'write', () => this.replaceRecord(key, text, session.maxAge, expected), deadline)
       if (outcome.outcome === 'missing') {
-        this.#dropSave(request, LOGGED_OUT)
+        this.#dropSave(request, session, LOGGED_OUT)
         return undefined
       }
       if (outcome.outcome === 'stored') {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: outcome.version })
+        session[kSaved](id, { text, version: outcome.version }, revision)
         return { value: Buffer.from(text), version: outcome.version }
       }
       state = outcome.current === undefined ? { value: undefined, version: undefined } : outcome.current
@@ -227,11 +265,16 @@ export abstract class StoreStorage extends AbstractStorage {
    * save must be dropped: the record is gone, emptied (`{}`: aiohttp-session's logout) or
    * expired, i.e. a concurrent request logged the session out or replaced its id (or it
    * timed out), and writing it again would undo that.
+   *
+   * A record another writer made bigger than `maxRecordBytes` meanwhile is not decoded
+   * (the cost the limit prevents) and not written back: any merge that keeps it would be
+   * over the limit too, so the save fails as too large and the record stays as it is.
    */
   #liveRecord (state: StoredRecord | null | undefined): RecordView | LoadFailure {
     if (state === null || state === undefined) return LOGGED_OUT
-    const bytes = recordText(state.value)
+    const bytes = recordText(state.value, this.#maxRecordBytes)
     if (typeof bytes === 'string') return bytes
+    if ('oversize' in bytes) throw new SessionTooLargeError(bytes.oversize, this.#maxRecordBytes, 'record')
     const record = this.readRecordView(bytes.text)
     if (typeof record === 'string') return record
     return this.isExpired(record) ? EXPIRED : record
@@ -242,20 +285,26 @@ export abstract class StoreStorage extends AbstractStorage {
     return isRefreshDue(record.created, this.refreshAfter as number, this.maxAge as number, nowSeconds())
   }
 
-  /** A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie. */
-  #dropSave (request: FastifyRequest, reason: LoadFailure): void {
+  /**
+   * A save that would undo a concurrent logout or id change: dropped, without a Set-Cookie.
+   * The session becomes a new, empty one, as the next request with this cookie would load
+   * it: a handler that outlives the save (a websocket) sees the logout.
+   */
+  #dropSave (request: FastifyRequest, session: Session, reason: LoadFailure): void {
     request.log.debug({ cookieName: this.cookieName, reason },
       'fastify-sessions: the session changed under this request (logged out, replaced or expired); its changes were not saved')
+    session[kEnded]()
   }
 
   /** A session with no record of its own yet: create one under a new id, retire the old ones. */
   async #saveFresh (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    const revision = session[kRevision]
     if (session.empty) {
       // Nothing to keep: delete rather than store `{}` (which aiohttp-session leaks
       // forever without maxAge). A new session never had a record of its own.
-      await this.#deleteRecords(this.#staleIds(session, null))
+      await this.#deleteRecords(request.log, this.#staleIds(session, null))
       if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
-      session[kSaved](null, undefined)
+      session[kSaved](null, undefined, revision)
       return
     }
     const chosen = session.identity
@@ -266,25 +315,26 @@ export abstract class StoreStorage extends AbstractStorage {
       }
     }
     const text = this.encodeSession(session)
+    this.#checkRecordSize(text)
     const deadline = performance.now() + this.timeout
     let stale = this.#staleIds(session, chosen)
     if (chosen !== null && this.staleIdentities(session).includes(chosen)) {
       // setNewIdentity() chose the id this session gives up: that record is ours to
       // replace. It goes first, so the create below finds the key free.
-      await this.#bounded('delete', () => this.deleteRecord(this.recordKey(chosen)), deadline)
+      await this.#bounded(request.log, 'delete', () => this.deleteRecord(this.recordKey(chosen)), deadline)
     }
     for (let attempt = 1; attempt <= MAX_NEW_ID_ATTEMPTS; attempt++) {
       const id = chosen ?? this.#newId()
       const key = this.recordKey(id)
       const deletions = stale.map((staleId) => this.recordKey(staleId))
-      const [created] = await this.#bounded('write', () => Promise.all([
+      const [created] = await this.#bounded(request.log, 'write', () => Promise.all([
         this.createRecord(key, text, session.maxAge),
         ...deletions.map((staleKey) => this.deleteRecord(staleKey))
       ]), deadline)
       stale = []
       if (created) {
         if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
-        session[kSaved](id, { text, version: undefined })
+        session[kSaved](id, { text, version: undefined }, revision)
         return
       }
       if (chosen !== null) {
@@ -295,9 +345,36 @@ export abstract class StoreStorage extends AbstractStorage {
       'ids must be unique (no record was overwritten)')
   }
 
-  async #deleteRecords (ids: readonly string[]): Promise<void> {
+  /**
+   * Without a reply the client keeps the cookie it has, so only the session that cookie
+   * names can be saved (or ended): a session that needs a new id would be written
+   * where its client can never find it.
+   */
+  #checkSavableWithoutReply (request: FastifyRequest, session: Session): void {
+    if (session.empty || session.identity === this.loadCookie(request)) return
+    throw new SessionNotAvailableError(`${this.constructor.name} cannot save this session without a reply: it needs a new id ` +
+      '(a new session, newSession(), regenerate(), or data set after invalidate()), which only a Set-Cookie can give the client, ' +
+      'and no reply can carry one here (a websocket route, a hijacked or sent reply). Log in and out over HTTP; ' +
+      'a websocket can change and save the session its cookie names.')
+  }
+
+  async #deleteRecords (log: SessionLogger, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    await this.#bounded('delete', () => Promise.all(ids.map((id) => this.deleteRecord(this.recordKey(id)))))
+    await this.#bounded(log, 'delete', () => Promise.all(ids.map((id) => this.deleteRecord(this.recordKey(id)))))
+  }
+
+  /**
+   * Refuses, before anything is sent, a record over `maxRecordBytes`: a session that
+   * large is an application's bug, and the store would take it (Redis, up to 512 MB) or
+   * refuse it with an error that looks like an outage (Memcached, over its item size
+   * limit). Every write of a session record goes through here: a fresh session's text,
+   * and in a compare-and-set loop each merged text, just before it is sent.
+   */
+  #checkRecordSize (text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a text near the limit is counted.
+    if (text.length * 3 <= this.#maxRecordBytes) return
+    const size = Buffer.byteLength(text, 'utf8')
+    if (size > this.#maxRecordBytes) throw new SessionTooLargeError(size, this.#maxRecordBytes, 'record')
   }
 
   /**
@@ -324,42 +401,111 @@ export abstract class StoreStorage extends AbstractStorage {
 
   /**
    * Runs one store operation within `timeout` milliseconds, or until `deadline` (a
-   * `performance.now()` time) for the steps of one save. Failures and timeouts become a
-   * SessionStorageError (HTTP 503) whose message is safe to show a client; the client's
-   * own error, which may name hosts and ports, is its `cause` (logged).
+   * `performance.now()` time) for the steps of one save, if the circuit breaker lets it.
+   * Failures and timeouts become a SessionStorageError (HTTP 503) whose message is safe
+   * to show a client; the client's own error, which may name hosts and ports, is its
+   * `cause` (logged). An error of ours (a FastifySessionsError, such as a record the
+   * store refused as too large) passes through unchanged: the store did answer.
+   *
+   * Each operation's outcome reaches the breaker exactly once, whichever comes first:
+   * the answer, the failure, the timeout. A permit whose outcome were lost would leave a
+   * half-open breaker waiting for its probe forever. Each step of a save is one
+   * operation: a compare-and-set that finds the record changed is an answer (a success),
+   * so a save that loses races to other writers never counts against the store.
    */
-  #bounded<T> (what: string, operation: () => Promise<T>, deadline = performance.now() + this.timeout): Promise<T> {
+  #bounded<T> (log: SessionLogger, what: string, operation: () => Promise<T>, deadline = performance.now() + this.timeout): Promise<T> {
+    const admission = this.#breaker?.admit()
+    if (admission !== undefined && 'refusal' in admission) return Promise.reject(this.#refused(what, admission.refusal))
+    if (admission?.change !== undefined) this.#logChange(log, admission.change)
+    const permit = admission?.permit
     const unavailable = this.clientUnavailable()
     if (unavailable !== undefined) {
-      return Promise.reject(new SessionStorageError(`the session ${what} failed: ${unavailable}`))
+      const error = new SessionStorageError(`the session ${what} failed: ${unavailable}`)
+      this.#report(log, permit, error)
+      return Promise.reject(error)
     }
     // A step that starts past the deadline still goes out, with a timer of 0: it cannot
     // be answered before that fires, so it fails as a timeout like any other.
     const remaining = Math.max(0, Math.ceil(deadline - performance.now()))
     return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const settle = (failure: SessionStorageError | undefined): boolean => {
+        if (settled) return false
+        settled = true
+        clearTimeout(timer)
+        this.#report(log, permit, failure)
+        return true
+      }
       const timer = setTimeout(() => {
-        reject(new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`))
+        const error = new SessionStorageError(`${this.storeName} did not answer the session ${what} within ${this.timeout} ms`)
+        if (settle(error)) reject(error)
       }, remaining)
       // Never keep a process alive just to report a timeout nobody waits for.
       timer.unref()
+      let running: Promise<T>
+      try {
+        running = operation()
+      } catch (error) {
+        running = Promise.reject(error)
+      }
       // Both handlers stay attached after a timeout, so an answer or a failure that
       // arrives late is consumed here and never becomes an unhandled rejection.
-      operation().then((value) => {
-        clearTimeout(timer)
-        resolve(value)
+      running.then((value) => {
+        if (settle(undefined)) resolve(value)
       }, (error: unknown) => {
-        clearTimeout(timer)
-        reject(new SessionStorageError(`the session ${what} on ${this.storeName} failed`, { cause: error }))
+        if (error instanceof FastifySessionsError) {
+          if (settle(undefined)) reject(error)
+          return
+        }
+        const failure = new SessionStorageError(`the session ${what} on ${this.storeName} failed`, { cause: error })
+        if (settle(failure)) reject(failure)
       })
     })
+  }
+
+  /** Tells the breaker how a permitted operation ended (a failure, or undefined: the store answered), and logs what that changed. */
+  #report (log: SessionLogger, permit: Permit | undefined, failure: SessionStorageError | undefined): void {
+    if (permit === undefined) return
+    const breaker = this.#breaker as CircuitBreaker
+    const change = failure === undefined ? breaker.succeeded(permit) : breaker.failed(permit)
+    if (change !== undefined) this.#logChange(log, change, failure)
+  }
+
+  /** The 503 of a request the breaker did not let through; `Retry-After` says when to come back. */
+  #refused (what: string, refusal: Refusal): SessionStorageError {
+    const until = new Date(refusal.until).toISOString()
+    const retryAfter = Math.max(1, Math.ceil((refusal.until - nowMilliseconds()) / 1000))
+    const message = refusal.reason === 'open'
+      ? `${this.storeName} is considered down after ${refusal.failures} failure(s) in a row: the session ${what} was not attempted; ` +
+        `requests that need ${this.storeName} fail at once until ${until}`
+      : `${this.storeName} is considered down: one request is checking whether it is back; the session ${what} was not attempted ` +
+        `(retry after ${until})`
+    return new SessionStorageError(message, { retryAfter })
+  }
+
+  /** Logs a change of the breaker's state, once: a warning when it opens (with the failure), otherwise info. */
+  #logChange (log: SessionLogger, change: StateChange, failure?: SessionStorageError): void {
+    const circuitBreaker = { ...change, until: change.until === undefined ? undefined : new Date(change.until).toISOString() }
+    const store = this.storeName
+    if (change.to === 'open') {
+      const reason = change.from === 'half-open' ? 'still fails (the probe failed)' : `failed ${String(change.failures)} time(s) in a row`
+      log.warn({ circuitBreaker, err: failure }, `fastify-sessions: ${store} ${reason}; requests that need it fail at once until ${circuitBreaker.until as string}`)
+    } else if (change.to === 'half-open') {
+      log.info?.({ circuitBreaker }, `fastify-sessions: the cool-down is over; one request checks whether ${store} is back`)
+    } else {
+      log.info?.({ circuitBreaker }, `fastify-sessions: ${store} answers again; requests use it again`)
+    }
   }
 }
 
 /** Why a save found no live record: the session was logged out or its id replaced meanwhile. */
 const LOGGED_OUT: LoadFailure = 'the record is gone (logged out or replaced by a concurrent request)'
 
-/** A stored value as envelope text, or why it is unreadable. */
-function recordText (stored: unknown): { text: string } | LoadFailure {
+/**
+ * A stored value as envelope text; or why it is unreadable; or, for a record over
+ * `maxRecordBytes`, only its size (checked before anything else, so it is not decoded).
+ */
+function recordText (stored: unknown, maxRecordBytes: number): { text: string } | { oversize: number } | LoadFailure {
   if (stored === null || stored === undefined) return UNKNOWN_ID
   if (typeof stored === 'string') {
     // Already decoded by the client, so invalid UTF-8 can no longer be told apart
@@ -367,6 +513,7 @@ function recordText (stored: unknown): { text: string } | LoadFailure {
     return 'the store client returned text instead of bytes; configure it to return Buffers'
   }
   if (!(stored instanceof Uint8Array)) return `the store client returned ${describeType(stored)} instead of bytes`
+  if (stored.byteLength > maxRecordBytes) return { oversize: stored.byteLength }
   if (!isUtf8(stored)) return 'the stored record is not valid UTF-8'
   return { text: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8') }
 }

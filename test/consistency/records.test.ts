@@ -86,6 +86,11 @@ for (const backend of backends) {
     t.equal(garbled.response.statusCode, 200)
     t.same(setCookies(garbled.response), [], 'dropped without a Set-Cookie')
     t.equal((await backend.rawGet(garbled.key))?.toString(), 'not the codec', 'and left as it was')
+
+    const notSession = codec.encoder({ created: nowSeconds(), session: 'not an object' })
+    const refused = await withWriteBetween(t, backend, [['set', 'cart', [3]]], async (key) => await backend.rawSet(key, notSession), codec)
+    t.same(setCookies(refused.response), [], 'a decodable record that is no session: dropped too')
+    t.equal((await backend.rawGet(refused.key))?.toString(), notSession)
   })
 
   t.test(`${backend.name}: a record that changes and then disappears while a save retries: the save is dropped`, async (t) => {

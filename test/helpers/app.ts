@@ -72,8 +72,13 @@ export function injector (app: FastifyInstance): Inject {
  * earlier request or written meanwhile by a concurrent one.
  */
 export function logLinesOf (response: LightMyRequestResponse): LogLine[] {
-  const request = requestLogs.get(response.raw.req)
-  if (request === undefined) throw new Error('logLinesOf: the response does not come from an app made by buildApp')
+  return logLinesOfRequest(response.raw.req)
+}
+
+/** logLinesOf for a request that has no response to hold (a websocket's upgrade request: `request.raw`). */
+export function logLinesOfRequest (raw: IncomingMessage): LogLine[] {
+  const request = requestLogs.get(raw)
+  if (request === undefined) throw new Error('logLinesOf: the request does not come from an app made by buildApp')
   return request.logs.filter((line) => line['reqId'] === request.id)
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AbstractStorage, UNKNOWN_ID } from '../../index.js'
+import { AbstractStorage, SessionNotAvailableError, UNKNOWN_ID } from '../../index.js'
 import type { Session } from '../../index.js'
 
 /**
@@ -21,16 +21,19 @@ export class MemoryStorage extends AbstractStorage {
     return typeof session === 'string' ? this.rejectSession(request, session) : session
   }
 
-  override async saveSession (request: FastifyRequest, reply: FastifyReply, session: Session): Promise<void> {
+  override async saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): Promise<void> {
+    if (reply === undefined && !session.empty && session.identity !== this.loadCookie(request)) {
+      throw new SessionNotAvailableError('a new session needs a reply to carry its cookie')
+    }
     for (const id of this.staleIdentities(session)) this.records.delete(id)
     if (session.empty) {
       if (session.identity !== null) this.records.delete(session.identity)
-      if (this.loadCookie(request) !== undefined) this.deleteCookie(reply)
+      if (reply !== undefined && this.loadCookie(request) !== undefined) this.deleteCookie(reply)
       return
     }
     if (session.identity === null) session.setNewIdentity(`id${++this.#next}`)
     const id = session.identity as string
     this.records.set(id, this.encodeSession(session))
-    this.saveCookie(reply, id, session.maxAge)
+    if (reply !== undefined) this.saveCookie(reply, id, session.maxAge)
   }
 }

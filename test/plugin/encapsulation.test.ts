@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import t from 'tap'
 import type { Test } from 'tap'
-import sessionPlugin, { SimpleCookieStorage, getSession, newSession } from '../../index.js'
+import sessionPlugin, { SimpleCookieStorage, getSession, newSession, saveSession } from '../../index.js'
 import { cookiePair } from '../helpers/cookies.js'
 
 const NOT_REGISTERED_HERE = ': fastify-sessions is not registered in the context of this route, only in another, encapsulated one; ' +
@@ -39,6 +39,8 @@ function toucher (app: FastifyInstance, prefix = ''): void {
   app.get(`${prefix}/new-session`, async (request) => await caught(() => request.newSession())())
   app.get(`${prefix}/get-session`, async (request) => await caught(async () => await getSession(request))())
   app.get(`${prefix}/new-session-function`, async (request) => await caught(async () => await newSession(request))())
+  app.get(`${prefix}/save-session`, async (request) => await caught(async () => { await request.saveSession() })())
+  app.get(`${prefix}/save-session-function`, async (request) => await caught(async () => { await saveSession(request) })())
 }
 
 function appFor (t: Test): FastifyInstance {
@@ -73,6 +75,8 @@ t.test('routes outside the context that registered the plugin get an error that 
     t.same((await app.inject(`${prefix}/new-session`)).json(), { threw: 'SessionNotAvailableError', message: `fastify-sessions: request.newSession() on GET ${prefix}/new-session${NOT_REGISTERED_HERE}` })
     t.same((await app.inject(`${prefix}/get-session`)).json(), { threw: 'SessionNotAvailableError', message: `fastify-sessions: getSession(request) on GET ${prefix}/get-session${NOT_REGISTERED_HERE}` })
     t.same((await app.inject(`${prefix}/new-session-function`)).json(), { threw: 'SessionNotAvailableError', message: `fastify-sessions: newSession(request) on GET ${prefix}/new-session-function${NOT_REGISTERED_HERE}` })
+    t.same((await app.inject(`${prefix}/save-session`)).json(), { threw: 'SessionNotAvailableError', message: `fastify-sessions: request.saveSession() on GET ${prefix}/save-session${NOT_REGISTERED_HERE}` })
+    t.same((await app.inject(`${prefix}/save-session-function`)).json(), { threw: 'SessionNotAvailableError', message: `fastify-sessions: saveSession(request) on GET ${prefix}/save-session-function${NOT_REGISTERED_HERE}` })
   }
 })
 

@@ -33,6 +33,16 @@ const ONE_READ: IoCounts = { reads: 1, writes: 0, deletes: 0 }
 
 function extraRoutes (app: FastifyInstance): void {
   app.get('/untouched', async () => 'ok')
+  // request.saveSession() saves changes only; the refresh is the response's (onSend).
+  app.get('/save-unchanged', async (request) => {
+    await request.saveSession()
+    return 'ok'
+  })
+  app.get('/save-change', async (request) => {
+    request.session.set('seen', true)
+    await request.saveSession()
+    return 'ok'
+  })
   app.get('/health', { config: { session: false } }, async () => 'ok')
   app.get('/boom', async (request) => {
     request.session.get('user')
@@ -112,6 +122,19 @@ for (const backend of backends) {
     t.equal(late.stored, 1, 'and, old again, is refreshed again')
     at(2 * MAX_AGE)
     t.equal((await get('/untouched')).stored, 1, 'a route that never touches the session refreshes too (it was loaded in onRequest)')
+  })
+
+  t.test(`${backend.name}: request.saveSession() saves changes only: an old unchanged session is refreshed once, by the response`, async (t) => {
+    const { at, get, record, cookie } = await setUp(t, backend)
+    at(OLD)
+    const unchanged = await get('/save-unchanged')
+    t.same([unchanged.stored, setCookies(unchanged.response).length], [1, 1], 'one write, one Set-Cookie: the refresh in onSend')
+    t.equal((await record())?.created, T0 + OLD)
+    at(2 * OLD)
+    const changed = await get('/save-change')
+    t.same([changed.stored, setCookies(changed.response).length], [1, 1], 'a change saved by saveSession() makes the session young: no second write for a refresh')
+    t.equal(cookiePair(changed.response), cookie)
+    t.same(await record(), { created: T0 + 2 * OLD, session: { user: 'ada', role: 'reader', seen: true } })
   })
 
   t.test(`${backend.name}: never refreshed: an expired session, an anonymous request, an opted-out route, an uncaught error`, async (t) => {

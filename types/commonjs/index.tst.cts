@@ -17,3 +17,12 @@ test('require() users get the JSON-safe value types too', () => {
   expect(session.set('x', new Date())).type.toRaiseError("Argument of type 'Date' is not assignable to parameter of type 'NotJson<\"Date is not JSON: store a string or number\">'")
   expect<sessions.JsonSafe<Date>>().type.toBe<sessions.NotJson<'Date is not JSON: store a string or number'>>()
 })
+
+test('require() users save without a reply and load from a Cookie header', () => {
+  const app = Fastify()
+  app.get('/', async (request) => {
+    expect(request.saveSession()).type.toBe<Promise<void>>()
+    expect(sessions.saveSession(request)).type.toBe<Promise<void>>()
+  })
+  expect(new sessions.SimpleCookieStorage().loadSessionFromCookieHeader('x', { logger: app.log })).type.toBe<Promise<sessions.Session>>()
+})

@@ -5,9 +5,9 @@
 import Fastify from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import sessionPlugin, {
-  AbstractStorage, Session, SimpleCookieStorage, fastifySessions, generateKey, getSession, newSession
+  AbstractStorage, Session, SessionNotAvailableError, SimpleCookieStorage, fastifySessions, generateKey, getSession, newSession, saveSession
 } from 'fastify-sessions'
-import type { JsonSafe, NotJson, SessionData, StorageOptions } from 'fastify-sessions'
+import type { JsonSafe, LoadFromCookieHeaderOptions, NotJson, SessionData, SessionLogger, StorageOptions } from 'fastify-sessions'
 import { EncryptedCookieStorage } from 'fastify-sessions/storages/encrypted-cookie'
 import { NaClCookieStorage } from 'fastify-sessions/storages/nacl-cookie'
 import { RedisStorage } from 'fastify-sessions/storages/redis'
@@ -55,6 +55,16 @@ describe('registration', () => {
     expect(new MemcachedStorage(memjs.Client.create('127.0.0.1:11211'))).type.not.toRaiseError()
     expect(new RedisStorage(new Redis({ lazyConnect: true }), { keyFactory: () => 1 })).type.toRaiseError()
     expect(new RedisStorage({ get () {} })).type.toRaiseError()
+  })
+
+  test('server-side storages take a record size limit and a circuit breaker', () => {
+    const redis = new Redis({ lazyConnect: true })
+    expect(new RedisStorage(redis, { maxRecordBytes: 65536, circuitBreaker: { failureThreshold: 3, coolDown: 10000 } })).type.not.toRaiseError()
+    expect(new MemcachedStorage(memjs.Client.create('127.0.0.1:11211'), { circuitBreaker: false })).type.not.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: {} })).type.not.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: { threshold: 3 } })).type.toRaiseError()
+    expect(new RedisStorage(redis, { circuitBreaker: { coolDown: '5s' } })).type.toRaiseError()
+    expect(new RedisStorage(redis, { maxRecordBytes: '1mb' })).type.toRaiseError()
   })
 
   test('rejects what is not a storage', () => {
@@ -115,6 +125,14 @@ describe('request.session', () => {
     app.get('/', async (request) => {
       expect(getSession(request)).type.toBe<Promise<Session>>()
       expect(newSession(request)).type.toBe<Promise<Session>>()
+    })
+  })
+
+  test('saving now, where there is no reply (websocket routes)', () => {
+    app.get('/', async (request) => {
+      expect(request.saveSession()).type.toBe<Promise<void>>()
+      expect(saveSession(request)).type.toBe<Promise<void>>()
+      expect(request.saveSession(true)).type.toRaiseError()
     })
   })
 
@@ -195,6 +213,20 @@ describe('custom storages', () => {
     expect(app.register(sessionPlugin, new Custom({ cookieName: 'custom' }))).type.not.toRaiseError()
   })
 
+  test('saveSession gets no reply where none can carry a cookie', () => {
+    class ServerSide extends AbstractStorage {
+      override loadSession (): Session {
+        return this.newSession()
+      }
+
+      override saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
+        if (reply === undefined) throw new SessionNotAvailableError('a new id needs a reply')
+        this.saveCookie(reply, this.encodeSession(session), session.maxAge)
+      }
+    }
+    expect(app.register(sessionPlugin, new ServerSide())).type.not.toRaiseError()
+  })
+
   test('must implement both methods', () => {
     // @ts-expect-error Non-abstract class 'Incomplete' does not implement inherited abstract member saveSession
     class Incomplete extends AbstractStorage {
@@ -203,5 +235,25 @@ describe('custom storages', () => {
       }
     }
     expect(Incomplete).type.not.toBe<never>()
+  })
+})
+
+describe('loadSessionFromCookieHeader', () => {
+  const storage = new SimpleCookieStorage()
+
+  test('takes a Cookie header or undefined, and gives a promised Session', () => {
+    expect(storage.loadSessionFromCookieHeader('AIOHTTP_SESSION=x; theme=dark')).type.toBe<Promise<Session>>()
+    expect(storage.loadSessionFromCookieHeader(undefined)).type.toBe<Promise<Session>>()
+    expect(new RedisStorage(new Redis({ lazyConnect: true })).loadSessionFromCookieHeader('x')).type.toBe<Promise<Session>>()
+    expect(storage.loadSessionFromCookieHeader(42)).type.toRaiseError()
+  })
+
+  test('logs through Fastify\'s logger, or console, or nothing', () => {
+    expect(storage.loadSessionFromCookieHeader('x', { logger: app.log })).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', { logger: console })).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', {})).type.not.toRaiseError()
+    expect(storage.loadSessionFromCookieHeader('x', { logger: { warn () {} } })).type.toRaiseError()
+    expect<SessionLogger>().type.toBeAssignableFrom(app.log)
+    expect<LoadFromCookieHeaderOptions>().type.toBeAssignableFrom({ logger: undefined })
   })
 })
