@@ -26,7 +26,7 @@ export type { LoadFromCookieHeaderOptions, SessionLogger } from './lib/storage/a
 export type { SessionEnvelope } from './lib/wire/envelope.js'
 export { UNKNOWN_ID } from './lib/load-failure.js'
 export type { LoadFailure } from './lib/load-failure.js'
-export type { CircuitBreakerOption, CookieStorageOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
+export type { CircuitBreakerOption, CookieStorageOptions, RollingOptions, SameSiteOption, StorageOptions, StoreStorageOptions } from './lib/storage/options.js'
 export { CookieStorage } from './lib/storage/cookie-storage.js'
 export type { OpenedCookie } from './lib/storage/cookie-storage.js'
 export { StoreStorage } from './lib/storage/store-storage.js'

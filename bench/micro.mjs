@@ -257,6 +257,38 @@ for (const [name, storage] of [['NaClCookieStorage', new NaClCookieStorage(key, 
   }, { iterations: 100000 })
 }
 
+// ---- rolling: a route that never touches request.session, with a young cookie ----
+// What the plugin asks a cookie storage at onSend (kUntouchedRefresh): known cookie → a
+// Map lookup; unknown (a process restart, another instance, or more than the cache holds)
+// → the cookie is opened and decoded once. Set next to what a route that reads the
+// session pays for its load, with the opened-cookie cache off and on.
+const kUntouchedRefresh = Symbol.for('fastify-sessions.untouchedRefresh')
+const quietLog = { debug () {}, warn () {} }
+for (const [name, Storage] of [['NaCl', NaClCookieStorage], ['Encrypted', EncryptedCookieStorage]]) {
+  const rolling = new Storage(key, { maxAge: 3600, rolling: true })
+  const rollingUncached = new Storage(key, { maxAge: 3600, rolling: true, cacheSize: 0 })
+  const notRolling = new Storage(key, { maxAge: 3600, cacheSize: 0 })
+  const cached = new Storage(key, { maxAge: 3600 })
+  const created = Math.floor(Date.now() / 1000)
+  const envelope = JSON.stringify({ created, session: { user: 'bench-user', visits: 0, roles: ['reader', 'writer'] } })
+  const requestWith = (value) => ({ headers: { cookie: `AIOHTTP_SESSION=${quoteCookieValue(value)}` }, log: quietLog })
+  // Seen by this storage (it opened it): remembered.
+  const known = requestWith(rolling.sealCookie(envelope))
+  rolling.loadSession(known)
+  cached.loadSession(known)
+  // More distinct cookies than the created cache holds, in turn: every lookup misses.
+  const unknown = Array.from({ length: 12000 }, () => requestWith(rolling.sealCookie(envelope)))
+  let turn = 0
+  compare(`rolling, ${name}: an untouched route's onSend check, young cookie`, {
+    'rolling off: nothing': () => use(undefined),
+    'rolling on, cookie known (a Map lookup)': () => use(rolling[kUntouchedRefresh](known)),
+    'rolling on, cookie unknown (opened and decoded once)': () => use(rolling[kUntouchedRefresh](unknown[turn++ % unknown.length])),
+    'the same, opened-cookie cache off (cacheSize: 0)': () => use(rollingUncached[kUntouchedRefresh](unknown[turn++ % unknown.length])),
+    'for scale: a reading route\'s load, no opened-cookie cache': () => use(notRolling.loadSession(known)),
+    'for scale: a reading route\'s load, opened-cookie cache hit': () => use(cached.loadSession(known))
+  }, { iterations: 5000 })
+}
+
 // ---- request.routeOptions, read by the plugin's opt-out check ----
 const app = Fastify()
 let routeOptionsNs = 0

@@ -17,7 +17,7 @@ import { gitRevision, machineInfo, packageVersion } from './lib/machine.mjs'
 import { canPin, coreTimes, cpuList, pinSelf } from './lib/processes.mjs'
 import { markdown } from './lib/report.mjs'
 import { probeConcurrent, runConcurrent } from './lib/concurrent.mjs'
-import { SESSIONS_PER_CONNECTION, findScenario, login, loginMany, probe, scenarios as allScenarios, supports } from './lib/scenarios.mjs'
+import { SESSIONS_PER_CONNECTION, defaultScenarios, findScenario, login, loginMany, probe, scenarios as allScenarios, supports } from './lib/scenarios.mjs'
 import { opsPerRequest, startMemcached, startRedis } from './lib/stores.mjs'
 import { WRK, runWrk } from './lib/wrk.mjs'
 import { findServer, missingFiles, packageDir, servers as allServers, variantB } from './servers.mjs'
@@ -38,7 +38,7 @@ const HELP = `Usage: node bench/run.mjs [options]
   --writers N         concurrent scenario: requests sent at once on one session (default 16)
   --only a,b          only these servers (bare is always added: ratios need it)
   --all               include optional servers (${allServers.filter((s) => s.optional).map((s) => s.name).join(', ')})
-  --scenarios a,b     only these scenarios (${allScenarios.map((s) => s.name).join(', ')})
+  --scenarios a,b     these scenarios (${allScenarios.map((s) => s.name + (s.optional ? ' (optional)' : '')).join(', ')}; default: all but optional)
   --server-cpus L     taskset CPU list for the server (default: 1)
   --load-cpus L       taskset CPU list for wrk, Redis and Memcached (default: 0)
   --no-pin            do not pin processes to CPUs
@@ -119,7 +119,7 @@ const chosen = names === undefined
   ? allServers.filter((server) => options.all || !server.optional)
   : allServers.filter((server) => server.name === 'bare' || names.map((name) => findServer(name).name).includes(server.name))
 const selected = options.compare === undefined ? chosen : [...chosen, ...chosen.filter((server) => server.ours).map(variantB)]
-const scenarios = options.scenarios === undefined ? allScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
+const scenarios = options.scenarios === undefined ? defaultScenarios : options.scenarios.split(',').map((name) => findScenario(name.trim()))
 const fullRun = names === undefined && options.scenarios === undefined && rounds >= 3
 
 function preflight () {
@@ -155,24 +155,35 @@ async function measureServer (entry, round, context) {
   if (applicable.length === 0) return
   const server = await launchServer(entry.name, { cpus: pinning.serverCpus, env: storeEnv(stores) })
   try {
-    const cookie = entry.cookie ?? await login(server.base)
-    // Sessions for the `spread` scenarios (the bare server has only its stand-in cookie).
-    const cookies = entry.cookie !== undefined || !applicable.some((scenario) => scenario.spread)
-      ? [cookie]
-      : [cookie, ...await loginMany(server.base, SESSIONS_PER_CONNECTION * connections - 1)]
+    // The sessions of each setup route the scenarios log in with (GET /login, GET
+    // /login-old): one, or as many as the `spread` scenarios cycle through (the bare
+    // server has only its stand-in cookie).
+    const sessions = new Map()
+    for (const scenario of applicable.filter((candidate) => candidate.driver !== 'concurrent')) {
+      const path = scenario.login ?? '/login'
+      const first = sessions.get(path)?.[0] ?? entry.cookie ?? await login(server.base, path)
+      const wanted = entry.cookie === undefined && scenario.spread ? SESSIONS_PER_CONNECTION * connections : 1
+      const known = sessions.get(path) ?? [first]
+      if (known.length < wanted) known.push(...await loginMany(server.base, wanted - known.length, path))
+      sessions.set(path, known)
+    }
+    const cookiesOf = (scenario) => {
+      const known = sessions.get(scenario.login ?? '/login')
+      return scenario.spread ? known : known.slice(0, 1)
+    }
     const setCookie = {}
     // Check every scenario once before measuring any (the bare server has no real session).
     for (const scenario of applicable) {
       setCookie[scenario.name] = scenario.driver === 'concurrent'
         ? (await probeConcurrent(server.base)).setCookie
-        : (await probe(server.base, scenario, cookie, { checkBody: entry.name !== 'bare' })).setCookie
+        : (await probe(server.base, scenario, cookiesOf(scenario)[0], { checkBody: entry.name !== 'bare' })).setCookie
     }
     const serverCores = pinning.serverCpus === undefined ? [] : cpuList(pinning.serverCpus)
     const loadCores = pinning.loadCpus === undefined ? [] : cpuList(pinning.loadCpus)
     for (const scenario of applicable) {
       const load = scenario.driver === 'concurrent'
         ? { driver: scenario.driver, base: server.base, connections, writers }
-        : { driver: scenario.driver, url: server.url(scenario.path), cookies: !scenario.cookie ? undefined : scenario.spread ? cookies : [cookie], connections, cpus: pinning.loadCpus }
+        : { driver: scenario.driver, url: server.url(scenario.path), cookies: scenario.cookie ? cookiesOf(scenario) : undefined, connections, cpus: pinning.loadCpus }
       await generateLoad(load, warmup)
       let best
       for (let attempt = 0; attempt <= retries; attempt++) {

@@ -12,7 +12,7 @@ import { findServer } from './servers.mjs'
 const entry = findServer(process.argv[2] ?? '')
 const app = Fastify({ logger: false })
 const closeClients = await entry.register(app, process.env)
-addRoutes(app)
+addRoutes(app, entry)
 await app.listen({ host: '127.0.0.1', port: 0 })
 
 const profileFile = process.env['BENCH_PROFILE']

@@ -55,6 +55,11 @@ function importOurs (env, subpath = '') {
   return import(pathToFileURL(join(packageDir(env), 'dist/esm', subpath === '' ? 'index.js' : `${subpath}.js`)).href)
 }
 
+/** Our storages' options: a one-hour lifetime, rolling in the `…-rolling` servers. */
+function ourOptions (env) {
+  return env.BENCH_ROLLING === '1' ? { maxAge: MAX_AGE, rolling: true } : { maxAge: MAX_AGE }
+}
+
 async function registerOurs (app, env, storage) {
   const { default: sessionPlugin } = await importOurs(env)
   await app.register(sessionPlugin, storage)
@@ -73,6 +78,7 @@ async function registerOurs (app, env, storage) {
  * @property {true | string} concurrent  runs the `concurrent` scenario (a server-side session),
  *   or why not
  * @property {string} [cookie]     a Cookie header to send instead of logging in (bare)
+ * @property {boolean} [advanceClockOnOldReads]  Date jumps ahead on every GET /read-old (see routes.mjs)
  * @property {'b'} [variant]       set on the build-B copies that variantB() makes
  * @property {string} [base]       for a build-B copy, the name of the original
  * @property {(app: import('fastify').FastifyInstance, env: NodeJS.ProcessEnv) => Promise<void | (() => Promise<void>)>} register
@@ -122,14 +128,14 @@ export const servers = [
     requires: [],
     optOut: 'no opt-out: hooks still run (cookie unsigned, store read)',
     concurrent: true,
-    async register (app) {
+    async register (app, env) {
       const { default: fastifyCookie } = await import('@fastify/cookie')
       const { default: fastifySession } = await import('@fastify/session')
       await app.register(fastifyCookie)
       await app.register(fastifySession, {
         secret: SECRET,
         saveUninitialized: false,
-        rolling: false,
+        rolling: env.BENCH_ROLLING === '1',
         cookie: { secure: false, maxAge: MAX_AGE * 1000 }
       })
     }
@@ -154,7 +160,7 @@ export const servers = [
       await app.register(fastifySession, {
         secret: SECRET,
         saveUninitialized: false,
-        rolling: false,
+        rolling: env.BENCH_ROLLING === '1',
         store: new RedisStore({ client, prefix: 'fastify-session:', ttl: MAX_AGE }),
         cookie: { secure: false, maxAge: MAX_AGE * 1000 }
       })
@@ -216,7 +222,7 @@ export const servers = [
     concurrent: COOKIE_SESSION,
     async register (app, env) {
       const { EncryptedCookieStorage } = await importOurs(env, 'storages/encrypted-cookie')
-      await registerOurs(app, env, new EncryptedCookieStorage(KEY, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new EncryptedCookieStorage(KEY, ourOptions(env)))
     }
   },
   {
@@ -230,7 +236,7 @@ export const servers = [
     concurrent: COOKIE_SESSION,
     async register (app, env) {
       const { NaClCookieStorage } = await importOurs(env, 'storages/nacl-cookie')
-      await registerOurs(app, env, new NaClCookieStorage(KEY, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new NaClCookieStorage(KEY, ourOptions(env)))
     }
   },
   {
@@ -261,7 +267,7 @@ export const servers = [
       const { RedisStorage } = await importOurs(env, 'storages/redis')
       // Built the way users build it (`new Redis({ host, port })`, defaults otherwise).
       const client = await redisClient(env)
-      await registerOurs(app, env, new RedisStorage(client, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new RedisStorage(client, ourOptions(env)))
       return async () => { client.disconnect() }
     }
   },
@@ -277,11 +283,65 @@ export const servers = [
     async register (app, env) {
       const { MemcachedStorage } = await importOurs(env, 'storages/memcached')
       const client = await memcachedClient(env)
-      await registerOurs(app, env, new MemcachedStorage(client, { maxAge: MAX_AGE }))
+      await registerOurs(app, env, new MemcachedStorage(client, ourOptions(env)))
       return async () => { client.close() }
     }
   }
 ]
+
+/**
+ * Rolling sessions (optional servers: `--only …-rolling,secure-session-touch --scenarios
+ * read,rolling-old,untouched`). Ours with `rolling: true` (refreshAfter = a tenth of the
+ * hour); the peers' equivalents: @fastify/session's `rolling: true` (a Set-Cookie on every
+ * response) and @fastify/secure-session's `touch()` on every request (a new token each time).
+ */
+const ROLLING_NOTE = 'rolling: see the rolling section of bench/README.md'
+servers.push(
+  ...['ours-encrypted', 'ours-nacl', 'ours-redis', 'ours-memcached'].map((name) => {
+    const entry = findServer(name)
+    return {
+      ...entry,
+      name: `${name}-rolling`,
+      label: `${entry.label}, rolling: true`,
+      optional: true,
+      concurrent: 'n/a: a rolling configuration (see the rolling scenarios)',
+      // The record is refreshed in the store: only a clock that moves on makes it old again.
+      advanceClockOnOldReads: entry.needs.length > 0,
+      register: (app, env) => entry.register(app, { ...env, BENCH_ROLLING: '1' })
+    }
+  }),
+  {
+    name: 'secure-session-touch',
+    label: '@fastify/secure-session, touch() on every request',
+    ours: false,
+    optional: true,
+    concurrent: COOKIE_SESSION,
+    packages: ['@fastify/secure-session', '@fastify/cookie', 'sodium-native'],
+    needs: [],
+    requires: [],
+    optOut: ROLLING_NOTE,
+    async register (app) {
+      await findServer('secure-session').register(app)
+      // Its way to extend a session: touch() re-stamps it, so the response carries a new token.
+      app.addHook('preHandler', (request, reply, done) => {
+        if (request.routeOptions.url?.startsWith('/read') === true) /** @type {any} */ (request.session).touch()
+        done()
+      })
+    }
+  },
+  ...['fastify-session-memory', 'fastify-session-redis'].map((name) => {
+    const entry = findServer(name)
+    return {
+      ...entry,
+      name: `${name}-rolling`,
+      label: `${entry.label}, rolling: true`,
+      optional: true,
+      concurrent: 'n/a: a rolling configuration (see the rolling scenarios)',
+      optOut: ROLLING_NOTE,
+      register: (app, env) => entry.register(app, { ...env, BENCH_ROLLING: '1' })
+    }
+  })
+)
 
 /** What the bare server's stand-in session returns. */
 const STUB_DATA = { user: 'bench-user', visits: 0 }

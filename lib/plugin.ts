@@ -5,7 +5,9 @@ import { isSession } from './session.js'
 import type { Session } from './session.js'
 import { isStorage } from './storage/abstract-storage.js'
 import type { AbstractStorage } from './storage/abstract-storage.js'
-import { kChanged, kKeepsSessionInCookie, kLoadsNothingWithoutCookie, kLoadsSynchronously, kSession, kStaleIdentities } from './symbols.js'
+import { isRefreshDue } from './storage/rolling.js'
+import { nowSeconds } from './clock.js'
+import { kChanged, kKeepsSessionInCookie, kLoadsNothingWithoutCookie, kLoadsSynchronously, kRefresh, kSession, kStaleIdentities, kUntouchedRefresh } from './symbols.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -204,6 +206,11 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
   // Cookie storages save nothing but the cookie: request.saveSession() leaves it to the
   // reply, and explains itself where there is no reply.
   const keepsSessionInCookie = storage[kKeepsSessionInCookie]
+  // Rolling sessions: undefined when they do not roll, and then the hooks pay one check.
+  const refreshAfter = storage.refreshAfter
+  // A storage that loads on first use says what a request that never used the session
+  // must refresh (cookie storages: without decrypting a young cookie).
+  const untouchedRefresh = loadsOnFirstUse ? storage[kUntouchedRefresh] : undefined
 
   /** A request that has no stored session to read: nothing to load before it is used. */
   function isCookielessStoreRequest (request: FastifyRequest): boolean {
@@ -371,7 +378,8 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }
     const session = internal(request)[kSession]
     if (session === null || session === undefined || !session[kChanged] || internal(request)[kDiscarded]) {
-      next(null, payload)
+      if (refreshAfter === undefined) next(null, payload)
+      else refreshOnSend(request, reply, session ?? null, payload, next)
       return
     }
     // Cleared first: if saving fails, the error reply passes through here again.
@@ -385,6 +393,55 @@ async function fastifySessions (fastify: FastifyInstance, storage: AbstractStora
     }
     if (isThenable(saving)) saving.then(() => next(null, payload), next)
     else next(null, payload)
+  }
+
+  /**
+   * The rolling refresh: a request that read a stored session older than `refreshAfter`
+   * and did not change it saves it again with `created` = now (see `isRefreshDue`). Not
+   * after an unexpected error (nothing is saved then), not on opted-out routes, not for a
+   * new session (an anonymous request, or a cookie that was refused: never revived).
+   */
+  function refreshOnSend (request: FastifyRequest, reply: FastifyReply, loaded: Session | null, payload: unknown, next: OnSendDone): void {
+    const session = internal(request)[kDiscarded] ? undefined : loaded ?? untouchedSession(request)
+    if (session === undefined || session.isNew || session.empty || !isRefreshDue(session.created, refreshAfter as number, storage.maxAge as number, nowSeconds())) {
+      next(null, payload)
+      return
+    }
+    session[kRefresh]()
+    let saving: void | Promise<void>
+    try {
+      saving = storage.saveSession(request, reply, session)
+    } catch (error) {
+      refreshFailed(request, error)
+      next(null, payload)
+      return
+    }
+    if (isThenable(saving)) {
+      saving.then(() => next(null, payload), (error: unknown) => {
+        refreshFailed(request, error)
+        next(null, payload)
+      })
+    } else {
+      next(null, payload)
+    }
+  }
+
+  /** The session of a request that never used `request.session`, if it may be due a refresh. */
+  function untouchedSession (request: FastifyRequest): Session | undefined {
+    if (untouchedRefresh === undefined || isOptedOut(request)) return undefined
+    const session = untouchedRefresh(request)
+    // In the slot, as if the route had used it: later hooks see the session that was saved.
+    if (session !== undefined) internal(request)[kSession] = session
+    return session
+  }
+
+  /**
+   * A refresh that could not be saved does not fail the response: the request itself
+   * succeeded, the session stays valid until its old expiry, and the next request tries
+   * again. The client gets no cookie for a write that did not happen.
+   */
+  function refreshFailed (request: FastifyRequest, error: unknown): void {
+    request.log.warn({ err: error }, 'fastify-sessions: the rolling refresh of the session failed; it keeps its previous expiry')
   }
 
   /**

@@ -1,7 +1,7 @@
 import { nowSeconds } from './clock.js'
 import { SessionEncodingError, SessionIdentityError, describeType } from './errors.js'
 import { readMaxAge } from './storage/options.js'
-import { kChanged, kChanges, kEnded, kLoaded, kRevision, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
+import { kChanged, kChanges, kEnded, kLoaded, kRefresh, kRefreshOnly, kRevision, kSaved, kSessionBrand, kStaleIdentities } from './symbols.js'
 import { describeNonJsonValue, findNonJsonValue, isIdentifierName, shorten } from './wire/json-value.js'
 import type { JsonSafe } from './wire/json-value.js'
 
@@ -102,6 +102,8 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   #editedAt = 0
   /** The revision of the last `invalidate()`/`regenerate()`, or 0. */
   #retiredAt = 0
+  /** True while the only change to save is a rolling refresh (see `kRefresh`). */
+  #refreshOnly = false
 
   constructor (init: SessionInit = {}) {
     this.#data = toMap(init.data)
@@ -151,6 +153,23 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   }
 
   /**
+   * A rolling refresh: `created` becomes now, nothing else changes, and the plugin saves
+   * the session at once. Internal.
+   */
+  [kRefresh] (): void {
+    this.#created = nowSeconds()
+    this.#refreshOnly = true
+  }
+
+  /**
+   * True when the only change to save is a refresh: a store save then gives way to a
+   * record that a concurrent request refreshed or changed meanwhile. Internal.
+   */
+  get [kRefreshOnly] (): boolean {
+    return this.#refreshOnly
+  }
+
+  /**
    * Records a successful save of the session as it was at `revision`: it now is `loaded`
    * (the record as written) under `identity`, and what changed after `revision` (while
    * the store worked) is still to save, merged over that record. Internal.
@@ -172,6 +191,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     if (this.#editedAt <= revision) this.#editedAt = 0
     this.#staleIdentities = []
     this.#changed = this.#revision > revision
+    this.#refreshOnly = false
   }
 
   /**
@@ -191,6 +211,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#editedAt = 0
     this.#staleIdentities = []
     this.#changed = false
+    this.#refreshOnly = false
   }
 
   get [kSessionBrand] (): true {
@@ -300,6 +321,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
   changed (): void {
     this.#changed = true
     this.#editedAt = ++this.#revision
+    this.#refreshOnly = false
   }
 
   /**
@@ -310,6 +332,7 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#data.clear()
     this.#retireIdentity()
     this.#changed = true
+    this.#refreshOnly = false
   }
 
   /** Chooses the identity of a new session (Redis/Memcached key); throws on a loaded one. */
@@ -338,12 +361,14 @@ export class Session implements Iterable<[SessionKey, SessionData[SessionKey]]> 
     this.#isNew = true
     this.#created = nowSeconds()
     this.#changed = true
+    this.#refreshOnly = false
   }
 
   #touch (key?: string): void {
     this.#revision++
     if (key !== undefined) this.#touched.set(key, this.#revision)
     this.#changed = true
+    this.#refreshOnly = false
     this.#created = nowSeconds()
   }
 

@@ -42,3 +42,12 @@ export const kKeepsSessionInCookie: unique symbol = Symbol.for('fastify-sessions
 /** Brands that identify storages and sessions (where `instanceof` would miss the other build). */
 export const kStorageBrand: unique symbol = Symbol.for('fastify-sessions.brand.storage')
 export const kSessionBrand: unique symbol = Symbol.for('fastify-sessions.brand.session')
+
+/** On a Session: marks it for a rolling refresh (`created` = now, saved as if changed). */
+export const kRefresh: unique symbol = Symbol.for('fastify-sessions.refresh')
+
+/** On a Session: true while its only change is a rolling refresh (a save then yields to a fresher record). */
+export const kRefreshOnly: unique symbol = Symbol.for('fastify-sessions.refreshOnly')
+
+/** On a storage: the session a request that never used `request.session` must refresh, or undefined. */
+export const kUntouchedRefresh: unique symbol = Symbol.for('fastify-sessions.untouchedRefresh')

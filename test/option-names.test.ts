@@ -130,12 +130,15 @@ t.test('typos find the option a small edit away', async (t) => {
 })
 
 t.test('a name close to nothing gets the list of options', async (t) => {
-  t.equal(refusal(t, () => encrypted({ rolling: true })),
-    'fastify-sessions: EncryptedCookieStorage has no option "rolling". Its options are cookieName, maxAge, path, domain, secure, httpOnly, sameSite, partitioned, encoder, decoder, cacheSize',
-    'rolling does not exist (yet): refused, with nothing suggested')
+  t.equal(refusal(t, () => encrypted({ renew: true })),
+    'fastify-sessions: EncryptedCookieStorage has no option "renew". Its options are cookieName, maxAge, path, domain, secure, httpOnly, sameSite, partitioned, encoder, decoder, rolling, cacheSize',
+    'refused, with nothing suggested')
+  t.ok(encrypted({ maxAge: 60, rolling: true }), 'rolling is an option (issue 10): the check reads the table')
+  t.match(refusal(t, () => encrypted({ maxAge: 60, refreshAfter: 6 })), /"refreshAfter": it goes inside rolling: \{ rolling: \{ refreshAfter: seconds \} \}$/)
+  t.match(refusal(t, () => encrypted({ maxAge: 60, touchAfter: 6 })), /"touchAfter": did you mean rolling: \{ refreshAfter: seconds \}\? \(connect-mongo's touchAfter/)
   t.match(refusal(t, () => new RedisStorage(redis, { signed: true } as StorageOptions)), /has no option "signed"\. Its options are .*keyFactory, timeout, maxRecordBytes, circuitBreaker$/)
-  t.match(refusal(t, () => encrypted({ saveUninitialized: false, rolling: true })),
-    /has no options "saveUninitialized": there is no such option: .*; "rolling"\. Its options are cookieName,/, 'several names: each with its advice, then the list')
+  t.match(refusal(t, () => encrypted({ saveUninitialized: false, renew: true })),
+    /has no options "saveUninitialized": there is no such option: .*; "renew"\. Its options are cookieName,/, 'several names: each with its advice, then the list')
   t.match(refusal(t, () => encrypted({ constructor: 1, toString: 2, __proto__: null, hasOwnProperty: 3 })),
     /has no options "constructor"; "toString"; "hasOwnProperty"\. Its options are/, "Object.prototype's names are not options, nor hints")
   t.match(refusal(t, () => encrypted(JSON.parse('{"__proto__": 1}') as object)), /has no option "__proto__"\. Its options are/)
@@ -160,7 +163,7 @@ t.test('custom storages: their own declared options are accepted, others refused
     'their own options are suggested too')
   t.equal(refusal(t, () => new MemoryLike({ tenant: 'acme' } as StorageOptions)),
     'fastify-sessions: MemoryLike has no option "tenant". Its options are cookieName, maxAge, path, domain, secure, httpOnly, sameSite, ' +
-    'partitioned, encoder, decoder (a storage that takes options of its own must take them out of the object it passes to super())')
+    'partitioned, encoder, decoder, rolling (a storage that takes options of its own must take them out of the object it passes to super())')
 })
 
 t.test('normalName and editDistance', async (t) => {

@@ -12,6 +12,8 @@
  * @property {boolean} [spread]  send each request with one of many sessions' cookies in turn
  *   (SESSIONS_PER_CONNECTION × connections of them), so requests in flight at once belong to
  *   different sessions: the cost of a write, not of writers racing on one session
+ * @property {string} [login]   the setup route whose cookies the scenario sends (default /login)
+ * @property {boolean} [optional]  left out unless named by --scenarios (the rolling ones)
  * @property {'wrk' | 'concurrent'} driver   the load generator: wrk replaying one request, or
  *   bench/lib/concurrent.mjs (several requests of a fresh session at once, then a read-back)
  */
@@ -67,8 +69,33 @@ export const scenarios = [
     cookie: false,
     // Checked by probeConcurrent (write two keys, read both back) instead.
     check: () => undefined
+  },
+  {
+    name: 'rolling-old',
+    driver: 'wrk',
+    title: 'read-only with a session past rolling\'s refreshAfter (every request refreshes it)',
+    path: '/read-old',
+    cookie: true,
+    login: '/login-old',
+    // Sessions of many users, not one user's tabs: on a server-side storage, requests of
+    // one session that all find it old make one write between them.
+    spread: true,
+    optional: true,
+    check: (body) => (body.user === 'bench-user' ? undefined : `expected user "bench-user", got ${JSON.stringify(body)}`)
+  },
+  {
+    name: 'untouched',
+    driver: 'wrk',
+    title: 'a route that never uses request.session (valid, young cookie)',
+    path: '/untouched',
+    cookie: true,
+    optional: true,
+    check: (body) => (body.ok === true ? undefined : `expected { ok: true }, got ${JSON.stringify(body)}`)
   }
 ]
+
+/** The scenarios a run measures unless told otherwise. */
+export const defaultScenarios = scenarios.filter((scenario) => scenario.optional !== true)
 
 /**
  * Whether a server can run a scenario. `concurrent` needs a server-side session (a
@@ -100,19 +127,19 @@ function cookieHeader (response) {
  */
 export const SESSIONS_PER_CONNECTION = 4
 
-/** Logs in `count` times: the Cookie headers of as many sessions. */
-export async function loginMany (base, count) {
+/** Logs in `count` times (GET /login, or `path`): the Cookie headers of as many sessions. */
+export async function loginMany (base, count, path = '/login') {
   const cookies = []
-  for (let index = 0; index < count; index++) cookies.push(await login(base))
+  for (let index = 0; index < count; index++) cookies.push(await login(base, path))
   return cookies
 }
 
-/** Logs in once (GET /login) and returns the Cookie header to replay. */
-export async function login (base) {
-  const response = await fetch(base + '/login')
+/** Logs in once (GET /login, or `path`) and returns the Cookie header to replay. */
+export async function login (base, path = '/login') {
+  const response = await fetch(base + path)
   await response.text()
   const cookie = cookieHeader(response)
-  if (response.status !== 200 || cookie === '') throw new Error(`GET /login gave ${response.status} and no session cookie`)
+  if (response.status !== 200 || cookie === '') throw new Error(`GET ${path} gave ${response.status} and no session cookie`)
   return cookie
 }
 

@@ -7,14 +7,14 @@ import type { SessionEnvelope } from '../wire/envelope.js'
 import { InvalidSessionError, SessionEncodingError, SessionTooLargeError, describeType } from '../errors.js'
 import { isRoutineFailure } from '../load-failure.js'
 import type { LoadFailure } from '../load-failure.js'
-import { STORAGE_OPTIONS, cookieAttributes, readOptions } from './options.js'
+import { STORAGE_OPTIONS, cookieAttributes, readOptions, refreshAfterOf } from './options.js'
 import type { OptionSchema, StorageOptions, StorageSettings } from './options.js'
 import { Session, isSession, keyLiteral, keyPath } from '../session.js'
 import { WarningLimit } from './warning-limit.js'
 import { describeNonJsonValue, findNonJsonValue } from '../wire/json-value.js'
 import { PLAIN_HTTP_WARNING, dropsSecureCookie } from './plain-http.js'
 import { scanEnvelope, writeEnvelope } from '../wire/raw-envelope.js'
-import { kChanges, kKeepsSessionInCookie, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand } from '../symbols.js'
+import { kChanges, kKeepsSessionInCookie, kLoaded, kLoadsNothingWithoutCookie, kLoadsSynchronously, kStaleIdentities, kStorageBrand, kUntouchedRefresh } from '../symbols.js'
 import { RawJson, changedKeys, freshRecord, mergeRecord } from './record-merge.js'
 import type { RecordView } from './record-merge.js'
 
@@ -66,9 +66,20 @@ export abstract class AbstractStorage {
    * reply to carry the cookie, and gains nothing before the reply goes out.
    */
   readonly [kKeepsSessionInCookie]: boolean = false
+  /**
+   * For a storage that loads on first use: the session that a request which never used
+   * `request.session` must refresh (the `rolling` option), or undefined when none is due.
+   * Without it, such requests never refresh.
+   */
+  readonly [kUntouchedRefresh]?: (request: FastifyRequest) => Session | undefined
   readonly cookieName: string
   /** The default session lifetime in seconds, or undefined. */
   readonly maxAge: number | undefined
+  /**
+   * Seconds after which a session that a request reads (and does not change) is saved
+   * again with `created` = now (the `rolling` option); undefined when sessions do not roll.
+   */
+  readonly refreshAfter: number | undefined
   readonly cookieOptions: Readonly<CookieAttributes>
   protected readonly encoder: (envelope: SessionEnvelope) => string
   protected readonly decoder: (text: string) => unknown
@@ -90,6 +101,7 @@ export abstract class AbstractStorage {
     this.settings = readOptions(schema, options, this.constructor.name)
     this.cookieName = this.settings.cookieName
     this.maxAge = this.settings.maxAge
+    this.refreshAfter = refreshAfterOf(this.settings)
     this.cookieOptions = cookieAttributes(this.settings)
     this.encoder = this.settings.encoder
     this.decoder = this.settings.decoder

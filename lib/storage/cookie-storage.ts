@@ -9,7 +9,8 @@ import type { Decrypted, Validity } from '../crypto/decrypted.js'
 import type { LoadFailure } from '../load-failure.js'
 import { COOKIE_STORAGE_OPTIONS } from './options.js'
 import type { CookieStorageOptions, CookieStorageSettings, OptionSchema } from './options.js'
-import { kKeepsSessionInCookie, kLoadsSynchronously } from '../symbols.js'
+import { CREATED_CACHE_SIZE, RecentMap, isRefreshDue } from './rolling.js'
+import { kKeepsSessionInCookie, kLoadsSynchronously, kUntouchedRefresh } from '../symbols.js'
 
 export type { CookieStorageOptions } from './options.js'
 
@@ -36,11 +37,33 @@ export abstract class CookieStorage extends AbstractStorage {
   /** Recently opened cookies (value → what it opened to), oldest first; undefined when off. */
   readonly #opened: Map<string, OpenedCookie> | undefined
   readonly #cacheSize: number
+  /**
+   * With `rolling`: cookie values this storage opened or sealed → their envelope's
+   * `created`, the most recent ones. A cookie value never changes, so what it maps to stays true;
+   * and only values this storage authenticated (or made) get in, so a hit can only say
+   * "young, nothing to do": a session is never built from it.
+   */
+  readonly #createdOf: RecentMap<number> | undefined
 
   constructor (options: CookieStorageOptions = {}) {
     super(options)
     this.#cacheSize = this.settings.cacheSize
     this.#opened = this.#cacheSize > 0 ? new Map() : undefined
+    this.#createdOf = this.refreshAfter === undefined ? undefined : new RecentMap(CREATED_CACHE_SIZE)
+  }
+
+  /**
+   * A route that never used `request.session` still refreshes the session (the user is
+   * active), but should not pay a decryption to learn that the cookie is young: the
+   * cookie's `created` is looked up first, and the cookie is opened only when it is
+   * unknown here or due. Returns the loaded session when it may be due, else undefined.
+   */
+  override readonly [kUntouchedRefresh] = (request: FastifyRequest): Session | undefined => {
+    const value = this.loadCookie(request)
+    if (value === undefined) return undefined
+    const created = this.#createdOf?.get(value)
+    if (created !== undefined && !isRefreshDue(created, this.refreshAfter as number, this.maxAge as number, nowSeconds())) return undefined
+    return this.#load(value, request.log)
   }
 
   protected override optionSchema (): OptionSchema<CookieStorageSettings> {
@@ -68,6 +91,7 @@ export abstract class CookieStorage extends AbstractStorage {
     if (typeof opened === 'string') return this.newSessionInstead(log, opened)
     const session = this.decodeSession(opened.text)
     if (typeof session === 'string') return this.newSessionInstead(log, session)
+    this.#rememberCreated(value, session.created)
     // Re-issue a cookie sealed by an older key under the current one, so retiring the
     // old key later does not log anybody out.
     if (opened.keyIndex > 0) session.changed()
@@ -96,6 +120,11 @@ export abstract class CookieStorage extends AbstractStorage {
     return opened
   }
 
+  /** Remembers the `created` of a cookie value this storage opened or sealed (with `rolling` only). */
+  #rememberCreated (value: string, created: number): void {
+    this.#createdOf?.set(value, created)
+  }
+
   saveSession (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
     if (reply === undefined) {
       // The plugin never asks this (request.saveSession() explains it with the route's
@@ -103,7 +132,10 @@ export abstract class CookieStorage extends AbstractStorage {
       throw new SessionNotAvailableError(`${this.constructor.name} keeps the session in the cookie: it cannot save one without a reply to carry the cookie`)
     }
     if (!session.empty) {
-      this.saveCookie(reply, this.sealCookie(this.encodeSession(session)), session.maxAge)
+      const value = this.sealCookie(this.encodeSession(session))
+      this.saveCookie(reply, value, session.maxAge)
+      // What was written is the session's `created` (a merge keeps the later of the two).
+      this.#rememberCreated(value, session.created)
     } else if (this.loadCookie(request) !== undefined) {
       // Only a browser that holds the cookie needs to be told to forget it.
       this.deleteCookie(reply)

@@ -178,6 +178,8 @@ export const COMMON_HINTS: NameHints = {
   saveuninitialized: () => 'there is no such option: a session is saved only when it changed (set, delete, clear, ' +
     'invalidate, newSession…), so a new session nobody wrote to is never saved, as with saveUninitialized: false',
   resave: () => 'there is no such option: an unchanged session is never saved again, as with resave: false',
+  refreshafter: () => 'it goes inside rolling: { rolling: { refreshAfter: seconds } }',
+  touchafter: () => 'did you mean rolling: { refreshAfter: seconds }? (connect-mongo\'s touchAfter: at most one refresh per interval)',
   genid: idHint,
   idgenerator: idHint,
   generateid: idHint,

@@ -48,6 +48,21 @@ export interface StorageOptions {
   encoder?: (envelope: SessionEnvelope) => string
   /** Turns text back into the envelope; default `JSON.parse` (also reading Python's `NaN`/`Infinity`). */
   decoder?: (text: string) => unknown
+  /**
+   * Rolling sessions: a request that reads a session older than `refreshAfter` seconds
+   * (and changes nothing) saves it again with `created` = now, so an active user is not
+   * logged out `maxAge` seconds after their last change. The idle timeout is then between
+   * `maxAge - refreshAfter` and `maxAge` seconds, for at most one extra write per session
+   * per `refreshAfter` seconds of activity. `true` means `refreshAfter = ceil(maxAge / 10)`.
+   * Requires `maxAge`; default false (a session expires `maxAge` after its last change).
+   */
+  rolling?: boolean | RollingOptions | undefined
+}
+
+/** The detailed form of the `rolling` option. */
+export interface RollingOptions {
+  /** Seconds a session may age before a request refreshes it: a whole number from 1 to `maxAge`. */
+  refreshAfter: number
 }
 
 /** Options of the cookie storages, on top of every storage's. */
@@ -199,7 +214,8 @@ const STORAGE_TABLE = {
   sameSite: option('Lax', readSameSite),
   partitioned: option(false, readBoolean),
   encoder: functionOption(defaultEncoder),
-  decoder: functionOption<(text: string) => unknown>(parsePythonJson)
+  decoder: functionOption<(text: string) => unknown>(parsePythonJson),
+  rolling: option<boolean | Readonly<RollingOptions>>(false, readRolling)
 } satisfies TableOf<StorageOptions>
 
 const COOKIE_STORAGE_TABLE = {
@@ -233,13 +249,13 @@ function kindOptions (table: object, kind: string): Record<string, string> {
 /** The options of any storage (custom storages that extend `AbstractStorage`). */
 export const STORAGE_OPTIONS: OptionSchema<StorageSettings> = {
   table: STORAGE_TABLE,
-  check: checkCookieAttributes
+  check: checkSharedRules
 }
 
 /** The options of the cookie storages (Simple, Encrypted, NaCl). */
 export const COOKIE_STORAGE_OPTIONS: OptionSchema<CookieStorageSettings> = {
   table: COOKIE_STORAGE_TABLE,
-  check: checkCookieAttributes,
+  check: checkSharedRules,
   hints: KEYED_COOKIE_HINTS
 }
 
@@ -247,7 +263,7 @@ export const COOKIE_STORAGE_OPTIONS: OptionSchema<CookieStorageSettings> = {
 export const STORE_STORAGE_OPTIONS: OptionSchema<StoreStorageSettings> = {
   table: STORE_STORAGE_TABLE,
   check (settings, storageName) {
-    checkCookieAttributes(settings)
+    checkSharedRules(settings)
     checkRoomForIds(settings.cookieName, storageName)
   },
   hints: STORE_HINTS
@@ -404,6 +420,41 @@ function readSameSite (value: unknown): SameSite | undefined {
   if (normalized === 'strict') return 'Strict'
   if (normalized === 'none') return 'None'
   throw new SessionConfigError(`sameSite must be 'Strict', 'Lax', 'None' or false; got ${shown(value)}`)
+}
+
+/** The rules between options that every kind of storage has. */
+function checkSharedRules (settings: StorageSettings): void {
+  checkCookieAttributes(settings)
+  refreshAfterOf(settings)
+}
+
+/**
+ * The seconds after which a read session is refreshed (the `rolling` option), or
+ * undefined when sessions do not roll. Throws a SessionConfigError when `rolling` does
+ * not fit `maxAge`.
+ */
+export function refreshAfterOf (settings: StorageSettings): number | undefined {
+  const { rolling, maxAge } = settings
+  if (rolling === false) return undefined
+  if (maxAge === undefined) {
+    // Without maxAge a session never expires (a browser-session cookie): there is no
+    // lifetime to extend, and a refresh would be a write for nothing.
+    throw new SessionConfigError('rolling requires maxAge: without it sessions never expire, so there is nothing to extend')
+  }
+  if (rolling === true) return Math.ceil(maxAge / 10)
+  return readWholeNumber(rolling.refreshAfter, 'rolling.refreshAfter', 1, maxAge, `a whole number of seconds from 1 to maxAge (${maxAge})`)
+}
+
+/** `rolling`: a boolean, or `{ refreshAfter }` (checked against maxAge by `refreshAfterOf`). */
+function readRolling (value: unknown, name: string): boolean | Readonly<RollingOptions> {
+  if (typeof value === 'boolean') return value
+  const expected = `${name} must be true, false or { refreshAfter: seconds }`
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SessionConfigError(`${expected}; got ${describeType(value)}`)
+  }
+  const unknown = Object.keys(value).find((key) => key !== 'refreshAfter')
+  if (unknown !== undefined) throw new SessionConfigError(`${expected}; got an object with ${JSON.stringify(unknown)}`)
+  return Object.freeze({ refreshAfter: (value as Partial<RollingOptions>).refreshAfter as number })
 }
 
 /** Refuses the attribute combinations browsers silently reject. */

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { nowMilliseconds } from '../clock.js'
+import { nowMilliseconds, nowSeconds } from '../clock.js'
 import { FastifySessionsError, SessionIdentityError, SessionNotAvailableError, SessionStorageError, SessionTooLargeError, describeType } from '../errors.js'
 import type { Session } from '../session.js'
 import { AbstractStorage } from './abstract-storage.js'
@@ -13,7 +13,8 @@ import type { LoadFailure } from '../load-failure.js'
 import { STORE_STORAGE_OPTIONS } from './options.js'
 import type { OptionSchema, StoreStorageOptions, StoreStorageSettings } from './options.js'
 import { checkSessionId } from './session-ids.js'
-import { kEnded, kLoaded, kLoadsNothingWithoutCookie, kRevision, kSaved } from '../symbols.js'
+import { isRefreshDue } from './rolling.js'
+import { kEnded, kLoaded, kLoadsNothingWithoutCookie, kRefreshOnly, kRevision, kSaved } from '../symbols.js'
 
 export type { StoreStorageOptions } from './options.js'
 export { MAX_RECORD_KEY_BYTES, defaultKeyFactory } from './session-ids.js'
@@ -226,6 +227,13 @@ export abstract class StoreStorage extends AbstractStorage {
         this.#dropSave(request, session, theirs)
         return undefined
       }
+      if (session[kRefreshOnly] && !this.#stillDue(theirs)) {
+        // Another request refreshed or changed the session since this one read it: the
+        // record is young again, so this refresh has nothing left to do. N requests that
+        // all read an old session make one write between them, not N.
+        request.log.debug({ cookieName: this.cookieName }, 'fastify-sessions: the session was refreshed or changed by a concurrent request; this refresh was dropped')
+        return undefined
+      }
       // A session emptied by delete()/clear() is a change like any other: its record stays
       // (empty), so a concurrent request's change to another key still lands. Only
       // invalidate(), newSession() and regenerate() end a record.
@@ -270,6 +278,11 @@ export abstract class StoreStorage extends AbstractStorage {
     const record = this.readRecordView(bytes.text)
     if (typeof record === 'string') return record
     return this.isExpired(record) ? EXPIRED : record
+  }
+
+  /** True while the record as it stands is still due the rolling refresh this request makes. */
+  #stillDue (record: RecordView): boolean {
+    return isRefreshDue(record.created, this.refreshAfter as number, this.maxAge as number, nowSeconds())
   }
 
   /**

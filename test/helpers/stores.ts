@@ -12,7 +12,7 @@ import { MemcachedStorage } from '../../storages/memcached.js'
 import { RedisStorage } from '../../storages/redis.js'
 import { SESSION_COOKIE, cookieValue } from './cookies.js'
 import { FaultProxy } from './fault-proxy.js'
-import { startMemcached, startRedis, startRedisCluster } from './servers.js'
+import { memcachedStats, rawCommand, startMemcached, startRedis, startRedisCluster } from './servers.js'
 import type { Teardown } from './teardown.js'
 
 /** How many reads, writes and deletes the storages' client sent. */
@@ -53,6 +53,41 @@ export interface StoreBackend {
   beforeWrites (action: (() => Promise<void>) | undefined): void
   /** The same before every read, write and delete, told which kind it is. */
   beforeCommands (action: ((kind: keyof IoCounts) => Promise<void>) | undefined): void
+  /**
+   * How many records the servers have written so far, by their own count (Redis: SET
+   * commands run, those inside the compare-and-set script included, so a compare-and-set
+   * that found the record changed counts none; Memcached: items stored). Unlike `io`,
+   * which counts what the client sent, this counts what was written.
+   */
+  storedWrites (): Promise<number>
+  /** Seconds the server will keep the record under `key` (-1: forever), or null when it has none. */
+  ttl (key: string): Promise<number | null>
+}
+
+/** SET commands a Redis server has run (`INFO commandstats`), including those run by scripts. */
+async function redisSets (redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats')
+  return Number(/^cmdstat_set:calls=(\d+)/m.exec(info)?.[1] ?? 0)
+}
+
+/** What `ttl` answers for an ioredis reply: -2 (no key) is null. */
+function redisTtl (seconds: number): number | null {
+  return seconds === -2 ? null : seconds
+}
+
+/** Seconds memcached will keep `key` (meta command `mg <key> t`), asking each server until one has it. */
+async function memcachedTtl (ports: readonly number[], key: string): Promise<number | null> {
+  for (const port of ports) {
+    const answer = await rawCommand(port, `mg ${key} t\r\nquit\r\n`)
+    const match = /^HD t(-?\d+)\r\n/.exec(answer)
+    if (match !== null) return Number(match[1])
+  }
+  return null
+}
+
+async function memcachedItemsStored (ports: readonly number[]): Promise<number> {
+  const stats = await Promise.all(ports.map(async (port) => await memcachedStats(port)))
+  return stats.reduce((sum, next) => sum + (next['total_items'] ?? 0), 0)
 }
 
 function interceptWrites (counters: readonly FaultProxy[], action: (() => Promise<void>) | undefined): void {
@@ -85,7 +120,9 @@ export async function redisBackend (t: Teardown): Promise<StoreBackend> {
     io: async () => countsOf(counter),
     flushScripts: async () => { await admin.script('FLUSH') },
     beforeWrites: (action) => { interceptWrites([counter], action) },
-    beforeCommands: (action) => { interceptCommands([counter], action) }
+    beforeCommands: (action) => { interceptCommands([counter], action) },
+    storedWrites: async () => await redisSets(admin),
+    ttl: async (key) => redisTtl(await admin.ttl(key))
   }
 }
 
@@ -109,7 +146,9 @@ export async function redisClusterBackend (t: Teardown): Promise<StoreBackend> {
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => { await Promise.all(admin.nodes('master').map(async (node) => await node.script('FLUSH'))) },
     beforeWrites: (action) => { interceptWrites(counters, action) },
-    beforeCommands: (action) => { interceptCommands(counters, action) }
+    beforeCommands: (action) => { interceptCommands(counters, action) },
+    storedWrites: async () => (await Promise.all(admin.nodes('master').map(async (node) => await redisSets(node)))).reduce((sum, next) => sum + next, 0),
+    ttl: async (key) => redisTtl(await admin.ttl(key))
   }
 }
 
@@ -129,7 +168,9 @@ export async function memcachedBackend (t: Teardown): Promise<StoreBackend> {
     io: async () => countsOf(counter),
     flushScripts: async () => {},
     beforeWrites: (action) => { interceptWrites([counter], action) },
-    beforeCommands: (action) => { interceptCommands([counter], action) }
+    beforeCommands: (action) => { interceptCommands([counter], action) },
+    storedWrites: async () => await memcachedItemsStored([server.port]),
+    ttl: async (key) => await memcachedTtl([server.port], key)
   }
 }
 
@@ -153,7 +194,9 @@ export async function memcachedPairBackend (t: Teardown): Promise<StoreBackend> 
     io: async () => sumCounts(counters.map(countsOf)),
     flushScripts: async () => {},
     beforeWrites: (action) => { interceptWrites(counters, action) },
-    beforeCommands: (action) => { interceptCommands(counters, action) }
+    beforeCommands: (action) => { interceptCommands(counters, action) },
+    storedWrites: async () => await memcachedItemsStored(servers.map((server) => server.port)),
+    ttl: async (key) => await memcachedTtl(servers.map((server) => server.port), key)
   }
 }
 

@@ -77,6 +77,20 @@ describe('registration', () => {
     expect(new EncryptedCookieStorage(42)).type.toRaiseError()
     expect<StorageOptions>().type.toBeAssignableFrom({ cookieName: 'sid', maxAge: 60, httpOnly: true, partitioned: false, sameSite: false as const })
   })
+
+  test('rolling: a boolean or { refreshAfter } in seconds, on every storage', () => {
+    expect(new SimpleCookieStorage({ maxAge: 3600, rolling: true })).type.not.toRaiseError()
+    expect(new EncryptedCookieStorage(generateKey(), { maxAge: 3600, rolling: { refreshAfter: 300 } })).type.not.toRaiseError()
+    expect(new NaClCookieStorage(generateKey(), { maxAge: 3600, rolling: false })).type.not.toRaiseError()
+    expect(new RedisStorage(new Redis({ lazyConnect: true }), { maxAge: 3600, rolling: { refreshAfter: 60 } })).type.not.toRaiseError()
+    expect(new MemcachedStorage(memjs.Client.create('127.0.0.1:11211'), { maxAge: 3600, rolling: true })).type.not.toRaiseError()
+    expect<StorageOptions>().type.toBeAssignableFrom({ maxAge: 3600, rolling: undefined })
+    expect(new SimpleCookieStorage({ maxAge: 3600, rolling: 'yes' })).type.toRaiseError()
+    expect(new SimpleCookieStorage({ maxAge: 3600, rolling: { refreshAfter: '5m' } })).type.toRaiseError()
+    expect(new SimpleCookieStorage({ maxAge: 3600, rolling: { every: 60 } })).type.toRaiseError()
+    expect(new SimpleCookieStorage({ maxAge: 3600, rolling: {} })).type.toRaiseError()
+    expect(new SimpleCookieStorage().refreshAfter).type.toBe<number | undefined>()
+  })
 })
 
 describe('request.session', () => {
