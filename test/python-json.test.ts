@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { NOT_JSON, parseJsonWithPythonTokens, parsePythonJson } from '../lib/wire/python-json.js'
 import { propertyOptions } from './helpers/property.js'
+import { countingText } from './helpers/counting-text.js'
 
 t.test('standard JSON is parsed as JSON.parse does', async (t) => {
   t.same(parsePythonJson('{"a": [1, 2.5, "x", true, null]}'), { a: [1, 2.5, 'x', true, null] })
@@ -248,26 +249,4 @@ function previousParsePythonJson (text: string): unknown {
       return NOT_JSON
     }
   }
-}
-
-/** A stand-in for `text` that counts what the parser reads; any other use of it would throw. */
-function countingText (text: string): { stand: string, work: { charactersRead: number, wordsCompared: number, charactersCopied: number } } {
-  const work = { charactersRead: 0, wordsCompared: 0, charactersCopied: 0 }
-  const stand = {
-    length: text.length,
-    charCodeAt (index: number): number {
-      work.charactersRead++
-      return text.charCodeAt(index)
-    },
-    startsWith (word: string, index: number): boolean {
-      work.wordsCompared++
-      return text.startsWith(word, index)
-    },
-    slice (start: number, end: number): string {
-      const copy = text.slice(start, end)
-      work.charactersCopied += copy.length
-      return copy
-    }
-  }
-  return { stand: stand as unknown as string, work }
 }

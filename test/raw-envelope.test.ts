@@ -13,6 +13,7 @@ import { parsePythonJson } from '../lib/wire/python-json.js'
 import { scanEnvelope, writeEnvelope } from '../lib/wire/raw-envelope.js'
 import type { RawEnvelope } from '../lib/wire/raw-envelope.js'
 import { propertyOptions } from './helpers/property.js'
+import { countingText } from './helpers/counting-text.js'
 
 const NOW = 1700000000
 
@@ -332,28 +333,6 @@ t.test('hostile texts: no unexpected error, work linear in the length', async (t
     t.ok(work.charactersCopied <= 3 * text.length, `${name}: ${work.charactersCopied} characters copied`)
   }
 })
-
-/** A stand-in for `text` that counts what the scanner reads; any other use of it would throw. */
-function countingText (text: string): { stand: string, work: { charactersRead: number, wordsCompared: number, charactersCopied: number } } {
-  const work = { charactersRead: 0, wordsCompared: 0, charactersCopied: 0 }
-  const stand = {
-    length: text.length,
-    charCodeAt (index: number): number {
-      work.charactersRead++
-      return text.charCodeAt(index)
-    },
-    startsWith (word: string, index: number): boolean {
-      work.wordsCompared++
-      return text.startsWith(word, index)
-    },
-    slice (start: number, end: number): string {
-      const copy = text.slice(start, end)
-      work.charactersCopied += copy.length
-      return copy
-    }
-  }
-  return { stand: stand as unknown as string, work }
-}
 
 function asciiJson (text: string): string {
   return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'))
